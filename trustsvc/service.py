@@ -1,0 +1,193 @@
+"""TrustService: the one object that wires settings, database, key store, audit log and clock.
+
+``TrustService.init(settings)`` prepares a home (directory, master key, database schema) and is safe
+to run again; it is also how a deployment upgrades its schema. ``TrustService.from_settings`` only
+opens what is there: it refuses a database whose schema is not at this version's head, so app
+processes never race each other running migrations at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from trustsvc import db
+from trustsvc.audit import AuditLog
+from trustsvc.config import Settings, redact_url
+from trustsvc.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from trustsvc.keys.keystore import KeyStore
+
+
+@cache
+def version() -> str:
+    """Return the installed trustsvc version."""
+    try:
+        return metadata.version("trustsvc")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass
+class InitReport:
+    """What ``TrustService.init`` did: one line per thing it created or changed."""
+
+    created: list[str] = field(default_factory=list)
+    schema_from: str | None = None
+    schema_to: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created)
+
+
+class TrustService:
+    """The running service: ``settings``, ``engine``, ``session()``, ``keystore``, ``audit``, ``clock``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        clock: db.Clock = db.utc_now,
+        keystore: KeyStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.clock = clock
+        self.audit = AuditLog(clock)
+        self._sessions: sessionmaker[Session] = db.session_factory(engine)
+        self._read_sessions: sessionmaker[Session] = db.session_factory(db.read_only(engine))
+        self._keystore = keystore
+        self._keystore_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, clock: db.Clock = db.utc_now, keystore: KeyStore | None = None
+    ) -> TrustService:
+        """Return a service over an initialised home; ConfigurationError tells to run ``trustsvc init``."""
+        _require_sqlite_file(settings.database_url)
+        engine = db.make_engine(settings.database_url)
+        try:
+            db.require_current_schema(engine)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise ConfigurationError(
+                f"cannot open database {redact_url(settings.database_url)}: {_reason(exc)}"
+            ) from exc
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(settings, engine, clock=clock, keystore=keystore)
+
+    @classmethod
+    def init(cls, settings: Settings) -> InitReport:
+        """Return what was done to make ``settings.home`` ready: home, key store, database schema."""
+        report = InitReport()
+        home = settings.home
+        if not home.exists():
+            home.mkdir(parents=True, mode=0o700)
+            home.chmod(0o700)
+            report.created.append(f"home directory {home}")
+        elif not home.is_dir():
+            raise ConfigurationError(f"{home} is not a directory")
+
+        if settings.keystore == "software":
+            from trustsvc.keys.keystore import SoftwareKeyStore, load_master_key
+
+            if not settings.master_key and not settings.master_key_file.exists():
+                report.created.append(f"master key file {settings.master_key_file}")
+            master_key = load_master_key(
+                env_value=settings.master_key, path=settings.master_key_file, create=True
+            )
+            if not settings.keys_dir.exists():
+                report.created.append(f"software key store {settings.keys_dir}")
+            # Opening the store creates it and binds it to this master key (its key-check file).
+            SoftwareKeyStore(settings.keys_dir, master_key)
+
+        sqlite_file = _sqlite_path(settings.database_url)
+        if sqlite_file is not None and not sqlite_file.exists():
+            sqlite_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            report.created.append(f"database {sqlite_file}")
+        engine = db.make_engine(settings.database_url)
+        try:
+            report.schema_from = db.current_revision(engine)
+            db.upgrade(engine)
+            report.schema_to = db.head_revision()
+        except SQLAlchemyError as exc:
+            raise ConfigurationError(
+                f"cannot prepare database {redact_url(settings.database_url)}: {_reason(exc)}"
+            ) from exc
+        finally:
+            engine.dispose()
+        if report.schema_from != report.schema_to:
+            report.created.append(f"database schema {report.schema_from or '(empty)'} -> {report.schema_to}")
+        return report
+
+    def session(self, *, read_only: bool = False) -> Session:
+        """Return a new session; ``read_only``: no write lock (SQLite), READ ONLY (PostgreSQL)."""
+        return (self._read_sessions if read_only else self._sessions)()
+
+    @property
+    def keystore(self) -> KeyStore:
+        """The key store, opened on first use (so work that needs no key never needs the HSM)."""
+        if self._keystore is None:
+            with self._keystore_lock:
+                if self._keystore is None:
+                    self._keystore = _open_keystore(self.settings, self.clock)
+        return self._keystore
+
+    def database_ok(self) -> bool:
+        """Return True when the database answers a trivial query."""
+        try:
+            with self.session(read_only=True) as session, session.begin():
+                session.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.engine.dispose()
+
+
+def _open_keystore(settings: Settings, clock: db.Clock) -> KeyStore:
+    if settings.keystore == "pkcs11":
+        from trustsvc.keys.keystore import Pkcs11KeyStore
+
+        assert settings.pkcs11_module and settings.pkcs11_token and settings.pkcs11_pin  # Settings checks
+        return Pkcs11KeyStore(settings.pkcs11_module, settings.pkcs11_token, settings.pkcs11_pin)
+    from trustsvc.keys.keystore import SoftwareKeyStore, load_master_key
+
+    master_key = load_master_key(env_value=settings.master_key, path=settings.master_key_file, create=False)
+    return SoftwareKeyStore(settings.keys_dir, master_key, clock=clock)
+
+
+def _sqlite_path(url: str) -> Path | None:
+    u = db.normalize_url(url)
+    if u.get_backend_name() != "sqlite" or u.database in (None, "", ":memory:"):
+        return None
+    return Path(os.path.expanduser(str(u.database)))
+
+
+def _require_sqlite_file(url: str) -> None:
+    path = _sqlite_path(url)
+    if path is not None and not path.exists():
+        raise ConfigurationError(f"database {path} does not exist: run `trustsvc init`")
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    # The driver's own message, first line only: SQLAlchemy's text adds the statement and parameters.
+    orig = getattr(exc, "orig", None)
+    lines = str(orig if orig is not None else exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
