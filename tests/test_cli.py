@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliRun
+from trustsvc import db
 from trustsvc.auth import authenticate
 from trustsvc.cli import cli_actor
 from trustsvc.config import Settings
@@ -46,7 +47,8 @@ def test_init_creates_a_home_and_is_idempotent(settings: Settings, run_cli: CliR
     assert f"created home directory {settings.home}" in out
     assert f"created master key file {settings.master_key_file}" in out
     assert f"created software key store {settings.keys_dir}" in out
-    assert "created database schema (empty) -> 0001" in out
+    assert f"created database schema (empty) -> {db.head_revision()}" in out
+    assert "created certificate authority sm2-root" in out
     assert stat.S_IMODE(settings.home.stat().st_mode) == 0o700
     assert stat.S_IMODE(settings.master_key_file.stat().st_mode) == 0o600
     master_key = settings.master_key_file.read_bytes()
@@ -57,12 +59,13 @@ def test_init_creates_a_home_and_is_idempotent(settings: Settings, run_cli: CliR
     assert settings.master_key_file.read_bytes() == master_key
 
     records = _records(settings)
-    assert len(records) == 1
-    actor, action, subject, details = records[0]
+    # the embedded PKI's records (ca.create, certificate.issue), then service.init
+    assert {action for _, action, _, _ in records[:-1]} == {"ca.create", "certificate.issue"}
+    actor, action, subject, details = records[-1]
     assert (actor, action, subject) == (cli_actor(), "service.init", f"home:{settings.home}")
     assert actor.startswith("cli:")
     assert f"master key file {settings.master_key_file}" in details["created"]
-    assert run_cli("audit", "verify").stdout.strip() == "audit chain OK: 1 records"
+    assert run_cli("audit", "verify").stdout.strip() == f"audit chain OK: {len(records)} records"
 
 
 def test_init_takes_the_master_key_from_the_environment(settings: Settings, cli_env: dict[str, str]) -> None:

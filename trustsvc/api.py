@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from trustsvc.config import Settings
 from trustsvc.errors import PayloadTooLarge, TrustsvcError, Unauthorized
-from trustsvc.routes import health
+from trustsvc.routes import ca, health
 from trustsvc.service import TrustService
 
 log = logging.getLogger("trustsvc.api")
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, *, service: TrustService | None
     app.config["MAX_CONTENT_LENGTH"] = service.settings.max_content_length
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["trustsvc"] = service
+    service.warn_placeholders()
 
     app.before_request(_refuse_oversized_body)
     app.register_error_handler(TrustsvcError, _trustsvc_error)
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, *, service: TrustService | None
     app.register_error_handler(Exception, _unexpected_error)
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(ca.bp)
     app.add_url_rule("/openapi.json", "openapi", _openapi)
     return app
 

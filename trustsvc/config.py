@@ -3,13 +3,32 @@
 Values come from ``TRUSTSVC_*`` environment variables, over an optional ``<home>/trustsvc.toml``, over
 defaults. The home directory itself can only come from the environment (the TOML file lives in it).
 
-Secrets (the PKCS#11 PIN, the master key value, a database password) never appear in ``repr()``.
+Secrets (the PKCS#11 PIN, the master key value, the person pseudonym key, a database password) never
+appear in ``repr()``.
+
+Certificate authority settings and their placeholders:
+
+* ``certificate_policy_oid`` and ``seal_making_oid`` default to OIDs under 1.3.6.1.4.1.32473, the enterprise
+  number RFC 5612 reserves for documentation (see :mod:`trustsvc.ca.profiles`); a production deployment
+  sets OIDs under an arc it owns. :func:`placeholder_warnings` names every placeholder still in use and the
+  service logs them at start-up.
+* ``org_name`` and ``org_code`` (the operator's unified social credit code) name the organisation in the
+  subjects of the CA, OCSP, TSA and seal-maker certificates ``trustsvc init`` makes. Left empty, those
+  certificates carry :data:`PLACEHOLDER_ORG_NAME` and :data:`PLACEHOLDER_ORG_USCC` (a code that passes
+  the GB 32100 check, taken from the published examples, and belongs to no operator of this service):
+  set both before the first ``trustsvc init`` — CA certificates are not re-issued when they change.
+* ``person_pseudonym_key`` (the HMAC-SM3 key behind person-certificate pseudonyms) comes only from
+  ``TRUSTSVC_PERSON_PSEUDONYM_KEY`` (hex, at least 16 bytes) or from ``<home>/pseudonym.key``, created by
+  ``trustsvc init``; never from the TOML file. It must stay the same for the life of the CA.
+* ``crl_refresh_seconds`` (default 1 h): a stored CRL is re-made once it is this old; ``crl_validity_seconds``
+  (default 24 h): nextUpdate - thisUpdate.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -24,6 +43,21 @@ DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8080"
 DEFAULT_MAX_CONTENT_LENGTH = 32 * 1024 * 1024
 CONFIG_FILE_NAME = "trustsvc.toml"
 KEYSTORE_KINDS = ("software", "pkcs11")
+PSEUDONYM_KEY_FILE_NAME = "pseudonym.key"
+PSEUDONYM_KEY_SIZE = 32
+MIN_PSEUDONYM_KEY_SIZE = 16
+
+# The same placeholders as trustsvc.ca.profiles.DEFAULT_POLICY_OID / ID_KP_SEAL_MAKING (RFC 5612 arc);
+# config may not import the ca package, tests/test_ca_authority.py checks that they agree.
+PLACEHOLDER_OID_ARC = "1.3.6.1.4.1.32473"
+DEFAULT_CERTIFICATE_POLICY_OID = PLACEHOLDER_OID_ARC + ".1.1"
+DEFAULT_SEAL_MAKING_OID = PLACEHOLDER_OID_ARC + ".2.1"
+#: Organisation named in the embedded PKI's certificates when ``org_name`` is not set.
+PLACEHOLDER_ORG_NAME = "某省政务服务数据管理局"
+#: Unified social credit code used when ``org_code`` is not set: valid (GB 32100), an example from the spec.
+PLACEHOLDER_ORG_USCC = "11100000000013338W"
+DEFAULT_CRL_REFRESH_SECONDS = 3600
+DEFAULT_CRL_VALIDITY_SECONDS = 24 * 3600
 
 # Settings field -> environment variable. TRUSTSVC_HOME is handled separately.
 _ENV_VARS: dict[str, str] = {
@@ -39,10 +73,18 @@ _ENV_VARS: dict[str, str] = {
     "org_code": "TRUSTSVC_ORG_CODE",
     "org_name": "TRUSTSVC_ORG_NAME",
     "max_content_length": "TRUSTSVC_MAX_CONTENT_LENGTH",
+    "certificate_policy_oid": "TRUSTSVC_CERTIFICATE_POLICY_OID",
+    "cps_uri": "TRUSTSVC_CPS_URI",
+    "seal_making_oid": "TRUSTSVC_SEAL_MAKING_OID",
+    "person_pseudonym_key": "TRUSTSVC_PERSON_PSEUDONYM_KEY",
+    "crl_refresh_seconds": "TRUSTSVC_CRL_REFRESH_SECONDS",
+    "crl_validity_seconds": "TRUSTSVC_CRL_VALIDITY_SECONDS",
 }
-# The master key value is deliberately not accepted from the TOML file: a key written next to the
-# key store it protects protects nothing. Use master_key_file (or the environment) instead.
-_TOML_KEYS = frozenset(_ENV_VARS) - {"master_key"}
+# Secret values are deliberately not accepted from the TOML file: a key written next to what it
+# protects protects nothing. Use master_key_file (or the environment) instead.
+_TOML_KEYS = frozenset(_ENV_VARS) - {"master_key", "person_pseudonym_key"}
+_INT_SETTINGS = frozenset({"max_content_length", "crl_refresh_seconds", "crl_validity_seconds"})
+_OID_RE = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
 
 # GB/T 2260 administrative division code: six digits, e.g. 330000 for Zhejiang.
 _REGION_CODE = re.compile(r"[0-9]{6}")
@@ -65,6 +107,12 @@ class Settings:
     org_code: str = ""
     org_name: str = ""
     max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
+    certificate_policy_oid: str = DEFAULT_CERTIFICATE_POLICY_OID
+    cps_uri: str = ""
+    seal_making_oid: str = DEFAULT_SEAL_MAKING_OID
+    person_pseudonym_key: str | None = field(default=None, repr=False)
+    crl_refresh_seconds: int = DEFAULT_CRL_REFRESH_SECONDS
+    crl_validity_seconds: int = DEFAULT_CRL_VALIDITY_SECONDS
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -89,6 +137,21 @@ class Settings:
     def config_file(self) -> Path:
         return self.home / CONFIG_FILE_NAME
 
+    @property
+    def pseudonym_key_file(self) -> Path:
+        """File holding the person pseudonym key when it does not come from the environment."""
+        return self.home / PSEUDONYM_KEY_FILE_NAME
+
+    @property
+    def pki_org_name(self) -> str:
+        """Organisation name for the embedded PKI's certificates (``org_name`` or the placeholder)."""
+        return self.org_name or PLACEHOLDER_ORG_NAME
+
+    @property
+    def pki_org_uscc(self) -> str:
+        """USCC for the embedded PKI's certificates (``org_code`` or the placeholder)."""
+        return self.org_code or PLACEHOLDER_ORG_USCC
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Return the settings from ``environ`` (default ``os.environ``) over ``<home>/trustsvc.toml``."""
@@ -109,10 +172,10 @@ class Settings:
         home = Path(home).expanduser().resolve()
         values.setdefault("database_url", f"sqlite:///{home / 'trustsvc.db'}")
         values["master_key_file"] = _path_under(home, values.get("master_key_file") or "master.key")
-        if "max_content_length" in values:
-            values["max_content_length"] = _positive_int("max_content_length", values["max_content_length"])
+        for name in _INT_SETTINGS & values.keys():
+            values[name] = _positive_int(name, values[name])
         for name, value in values.items():
-            if name not in ("max_content_length", "master_key_file") and not isinstance(value, str):
+            if name not in _INT_SETTINGS | {"master_key_file"} and not isinstance(value, str):
                 raise ConfigurationError(f"setting {name} must be a string, not {type(value).__name__}")
         return cls(home=home, **values)
 
@@ -188,3 +251,77 @@ def _validate(s: Settings) -> None:
             )
     if s.max_content_length <= 0:
         raise ConfigurationError("max_content_length must be positive")
+    for name in ("certificate_policy_oid", "seal_making_oid"):
+        oid = getattr(s, name)
+        if not _OID_RE.fullmatch(oid) or any(int(arc) >= 1 << 32 for arc in oid.split(".")):
+            raise ConfigurationError(f"{name} must be a dotted OID with arcs below 2^32, not {oid!r}")
+    if s.cps_uri and not s.cps_uri.startswith(("http://", "https://")):
+        raise ConfigurationError(f"cps_uri must be an http(s) URL, not {s.cps_uri!r}")
+    if s.crl_refresh_seconds >= s.crl_validity_seconds:
+        raise ConfigurationError("crl_refresh_seconds must be shorter than crl_validity_seconds")
+    if s.person_pseudonym_key is not None:
+        _decode_pseudonym_key(s.person_pseudonym_key, "TRUSTSVC_PERSON_PSEUDONYM_KEY")
+
+
+def placeholder_warnings(s: Settings) -> list[str]:
+    """Return one sentence per placeholder value still in use (logged at start-up)."""
+    warnings = []
+    if s.certificate_policy_oid.startswith(PLACEHOLDER_OID_ARC + "."):
+        warnings.append(
+            f"certificate_policy_oid is the documentation placeholder {s.certificate_policy_oid} "
+            "(RFC 5612 arc): set TRUSTSVC_CERTIFICATE_POLICY_OID to an OID under an arc you own"
+        )
+    if s.seal_making_oid.startswith(PLACEHOLDER_OID_ARC + "."):
+        warnings.append(
+            f"seal_making_oid is the documentation placeholder {s.seal_making_oid}: "
+            "set TRUSTSVC_SEAL_MAKING_OID to an OID under an arc you own"
+        )
+    if not s.org_name or not s.org_code:
+        warnings.append(
+            "org_name/org_code are not set: the embedded PKI names the placeholder organisation "
+            f"{PLACEHOLDER_ORG_NAME} ({PLACEHOLDER_ORG_USCC})"
+        )
+    return warnings
+
+
+def load_pseudonym_key(s: Settings, *, create: bool = False) -> bytes:
+    """Return the person pseudonym key: from the environment, else ``<home>/pseudonym.key``.
+
+    With ``create`` a missing file is made (32 random bytes, hex, mode 0600, never overwritten).
+    """
+    if s.person_pseudonym_key is not None:
+        return _decode_pseudonym_key(s.person_pseudonym_key, "TRUSTSVC_PERSON_PSEUDONYM_KEY")
+    path = s.pseudonym_key_file
+    if create and not path.exists():
+        text = secrets.token_bytes(PSEUDONYM_KEY_SIZE).hex() + "\n"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        else:
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+    try:
+        content = path.read_text(encoding="ascii")
+    except FileNotFoundError:
+        raise ConfigurationError(
+            "no person pseudonym key: set TRUSTSVC_PERSON_PSEUDONYM_KEY or run `trustsvc init` "
+            f"to create {path}"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"cannot read {path}: {type(exc).__name__}") from None
+    return _decode_pseudonym_key(content.strip(), str(path))
+
+
+def _decode_pseudonym_key(text: str, where: str) -> bytes:
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        raise ConfigurationError(f"{where}: the person pseudonym key must be hex") from None
+    if len(key) < MIN_PSEUDONYM_KEY_SIZE:
+        raise ConfigurationError(
+            f"{where}: the person pseudonym key must be at least {MIN_PSEUDONYM_KEY_SIZE} bytes"
+        )
+    return key

@@ -1,15 +1,21 @@
 """TrustService: the one object that wires settings, database, key store, audit log and clock.
 
-``TrustService.init(settings)`` prepares a home (directory, master key, database schema) and is safe
-to run again; it is also how a deployment upgrades its schema. ``TrustService.from_settings`` only
-opens what is there: it refuses a database whose schema is not at this version's head, so app
+``TrustService.init(settings)`` prepares a home (directory, master key, person pseudonym key, database
+schema) and is safe to run again; it is also how a deployment upgrades its schema. With ``pki=`` it also
+makes the embedded PKI of each named key algorithm (``trustsvc init`` always asks for SM2, and for
+ECDSA P-256 / RSA-3072 hierarchies with ``--algorithm``); what exists is kept. ``TrustService.from_settings``
+only opens what is there: it refuses a database whose schema is not at this version's head, so app
 processes never race each other running migrations at start-up.
+
+The CA (``service.ca``) and the CRL publisher (``service.crls``) are built on first use.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
@@ -22,11 +28,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from trustsvc import db
 from trustsvc.audit import AuditLog
-from trustsvc.config import Settings, redact_url
+from trustsvc.config import Settings, load_pseudonym_key, placeholder_warnings, redact_url
 from trustsvc.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from trustsvc.ca.authority import CertificateAuthorityService
+    from trustsvc.ca.crl import CrlPublisher
+    from trustsvc.keys.algorithms import KeyAlgorithm
     from trustsvc.keys.keystore import KeyStore
+
+log = logging.getLogger("trustsvc.service")
+_warned: set[str] = set()
 
 
 @cache
@@ -45,6 +57,7 @@ class InitReport:
     created: list[str] = field(default_factory=list)
     schema_from: str | None = None
     schema_to: str = ""
+    pki: list[str] = field(default_factory=list)  # one line per CA and service certificate, made or found
 
     @property
     def changed(self) -> bool:
@@ -70,6 +83,8 @@ class TrustService:
         self._read_sessions: sessionmaker[Session] = db.session_factory(db.read_only(engine))
         self._keystore = keystore
         self._keystore_lock = threading.Lock()
+        self._ca: CertificateAuthorityService | None = None
+        self._crls: CrlPublisher | None = None
 
     @classmethod
     def from_settings(
@@ -91,8 +106,19 @@ class TrustService:
         return cls(settings, engine, clock=clock, keystore=keystore)
 
     @classmethod
-    def init(cls, settings: Settings) -> InitReport:
-        """Return what was done to make ``settings.home`` ready: home, key store, database schema."""
+    def init(
+        cls,
+        settings: Settings,
+        *,
+        pki: Sequence[KeyAlgorithm | str] = (),
+        actor: str = "system:init",
+        clock: db.Clock = db.utc_now,
+    ) -> InitReport:
+        """Return what was done to make ``settings.home`` ready: home, keys, schema and the ``pki`` asked for.
+
+        ``pki`` names the key algorithms whose CA hierarchy must exist (``trustsvc init`` passes SM2 and
+        any ``--algorithm``); its audit records carry ``actor``.
+        """
         report = InitReport()
         home = settings.home
         if not home.exists():
@@ -132,6 +158,20 @@ class TrustService:
             engine.dispose()
         if report.schema_from != report.schema_to:
             report.created.append(f"database schema {report.schema_from or '(empty)'} -> {report.schema_to}")
+
+        if settings.person_pseudonym_key is None and not settings.pseudonym_key_file.exists():
+            load_pseudonym_key(settings, create=True)
+            report.created.append(f"person pseudonym key file {settings.pseudonym_key_file}")
+
+        if pki:
+            service = cls.from_settings(settings, clock=clock)
+            try:
+                for algorithm in dict.fromkeys(pki):
+                    made = service.ca.init_pki(algorithm, actor=actor)
+                    report.created.extend(made.created)
+                    report.pki.extend(made.hierarchy)
+            finally:
+                service.close()
         return report
 
     def session(self, *, read_only: bool = False) -> Session:
@@ -146,6 +186,48 @@ class TrustService:
                 if self._keystore is None:
                     self._keystore = _open_keystore(self.settings, self.clock)
         return self._keystore
+
+    @property
+    def ca(self) -> CertificateAuthorityService:
+        """The certificate authority (issuance, revocation, status of every CA in the database)."""
+        if self._ca is None:
+            from trustsvc.ca.authority import CertificateAuthorityService
+
+            self._ca = CertificateAuthorityService(
+                self.session,
+                lambda: self.keystore,
+                self.audit,
+                self.clock,
+                self.settings,
+                crls=self.crls,
+                read_sessions=lambda: self.session(read_only=True),
+            )
+        return self._ca
+
+    @property
+    def crls(self) -> CrlPublisher:
+        """The CRL publisher of every CA."""
+        if self._crls is None:
+            from trustsvc.ca.crl import CrlPublisher
+
+            self._crls = CrlPublisher(
+                self.session,
+                lambda: self.keystore,
+                self.audit,
+                self.clock,
+                self.settings,
+                read_sessions=lambda: self.session(read_only=True),
+            )
+        return self._crls
+
+    def warn_placeholders(self) -> list[str]:
+        """Log (once per process) and return the placeholder settings still in use (CA OIDs, organisation)."""
+        messages = placeholder_warnings(self.settings)
+        for message in messages:
+            if message not in _warned:
+                _warned.add(message)
+                log.warning("%s", message)
+        return messages
 
     def database_ok(self) -> bool:
         """Return True when the database answers a trivial query."""
