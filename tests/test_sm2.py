@@ -721,6 +721,32 @@ def test_mutated_key_files_load_correctly_or_raise_typed_errors(
     assert loaded_pub == key.public_key()
 
 
+def test_failures_leave_no_openssl_errors_queued(key: SM2PrivateKey) -> None:
+    """A stale OpenSSL error queue would be blamed on the next, unrelated failure in this thread."""
+    import ctypes
+
+    libcrypto = ctypes.CDLL("libcrypto.so.3")
+    libcrypto.ERR_peek_error.restype = ctypes.c_ulong
+    libcrypto.ERR_peek_error.argtypes = []
+    failures = [
+        lambda: key.public_key().verify(key.sign(b"m"), b"other"),
+        lambda: key.public_key().verify(b"\x30\x06\x02\x01\x01\x02\x01\x01", b"m"),
+        lambda: SM2PrivateKey.from_der(b"\x30\x03\x02\x01\x00"),
+        lambda: SM2PrivateKey.from_der(key.to_pkcs8_der() + b"\x00"),
+        lambda: SM2PublicKey.from_der(b"\x30\x00"),
+        lambda: SM2PublicKey.from_encoded_point(b"\x04" + bytes(64)),
+        lambda: SM2PrivateKey.from_der(
+            ec.generate_private_key(ec.SECP256R1()).private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        ),
+    ]
+    for fail in failures:
+        with pytest.raises(TrustsvcError):
+            fail()
+        assert libcrypto.ERR_peek_error() == 0
+
+
 def test_error_messages_contain_no_openssl_text_or_key_bytes(key: SM2PrivateKey) -> None:
     der = key.to_pkcs8_der(password=b"pw")
     with pytest.raises(TrustsvcError) as info:
