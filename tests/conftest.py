@@ -44,6 +44,26 @@ def _no_trustsvc_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+# --- independent tools -----------------------------------------------------------------------------
+
+REQUIRE_TOOLS_ENV = "TRUSTSVC_TEST_REQUIRE_TOOLS"
+#: Tools the interop tests drive; a skip naming one of them is a failure when REQUIRE_TOOLS_ENV=1 (CI).
+INTEROP_TOOLS = ("openssl", "softhsm2", "pdfsig", "pdftoppm", "pdftotext", "pdffonts", "wrk")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Turn "tool missing" skips into failures in CI, so a green run has really run the interop tests."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.skipped or os.environ.get(REQUIRE_TOOLS_ENV) != "1":
+        return
+    reason = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)
+    if any(tool in reason for tool in INTEROP_TOOLS):
+        report.outcome = "failed"
+        report.longrepr = f"{REQUIRE_TOOLS_ENV}=1 but the test was skipped: {reason}"
+
+
 # --- time ----------------------------------------------------------------------------------------
 
 
