@@ -24,7 +24,6 @@ from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_signature
 from pyhanko.sign.validation.utils import DEFAULT_ALGORITHM_USAGE_POLICY
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import AlgorithmNotSupported, PathValidationError, RevokedError
-from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.revinfo import validate_ocsp
 from pyhanko_certvalidator.sig_validate import SignatureValidationContext
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
@@ -36,6 +35,7 @@ from trustsvc.keys.algorithms import KeyAlgorithm, SignatureAlgorithm, signed_di
 from trustsvc.keys.signer import software_signer, verify
 from trustsvc.keys.sm2 import SM2PrivateKey
 from trustsvc.keys.sm3 import sm3
+from trustsvc.pdf.signer import PdfCmsSigner
 from trustsvc.pdf.sm2_validation import (
     SM2AlgorithmPolicy,
     SM2SignatureValidator,
@@ -432,24 +432,6 @@ def test_sm2_cms_signature_with_sha256_message_digest_is_refused(pki: Pki, signa
 # --- PDF (pyHanko's own signing and validation pipeline) -----------------------------------------
 
 
-class _SM2TestSigner(signers.Signer):
-    """Just enough of a pyHanko Signer (``async_sign_raw``) to put an SM2 signature into a test PDF."""
-
-    def __init__(
-        self, key: SM2PrivateKey, certificate: x509.Certificate, chain: list[x509.Certificate]
-    ) -> None:
-        self._key = key
-        super().__init__(
-            signing_cert=certificate,
-            cert_registry=SimpleCertificateStore.from_certs(chain),
-            signature_mechanism=sm2_algorithm(SM2_SIGN),
-        )
-
-    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
-        assert digest_algorithm == "sm3"
-        return bytes(72) if dry_run else self._key.sign(data)  # 72: the longest DER SM2 signature
-
-
 def sm2_signed_pdf(pki: Pki) -> bytes:
     assert pki.leaf_key is not None
     w = writer.PdfFileWriter()
@@ -461,7 +443,7 @@ def sm2_signed_pdf(pki: Pki) -> bytes:
     signed = signers.sign_pdf(
         IncrementalPdfFileWriter(blank),
         signers.PdfSignatureMetadata(field_name="Seal1", md_algorithm="sm3"),
-        signer=_SM2TestSigner(pki.leaf_key, pki.leaf.certificate, [pki.issuing.certificate]),
+        signer=PdfCmsSigner(software_signer(pki.leaf_key), pki.leaf.certificate, [pki.issuing.certificate]),
     )
     return signed.getvalue()
 

@@ -153,6 +153,14 @@ class Forbidden(TrustsvcError):
     title = "Not allowed"
 
 
+class UpstreamUnavailable(TrustsvcError):
+    """A service we depend on (a TSA, an OCSP responder, another province's endpoint) did not answer."""
+
+    status = 503
+    problem = "upstream-unavailable"
+    title = "Upstream service unavailable"
+
+
 class ConfigurationError(TrustsvcError):
     status = 500
     problem = "configuration-error"
