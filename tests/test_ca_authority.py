@@ -185,6 +185,7 @@ def test_config_placeholders_are_the_profiles_placeholders() -> None:
         Path("/nonexistent"),
         certificate_policy_oid="1.2.3.4",
         seal_making_oid="1.2.3.5",
+        tsa_policy_oid="1.2.3.6",
         org_name="x",
         org_code="11330105002500287C",
     )
