@@ -12,6 +12,7 @@ from trustsvc.ca.profiles import (
     DEFAULT_POLICY_OID,
     ID_KP_DOCUMENT_SIGNING,
     ID_KP_SEAL_MAKING,
+    ID_TSL_KP_TSL_SIGNING,
     PROFILES,
     ProfileKind,
     SubjectInfo,
@@ -39,6 +40,7 @@ def test_every_kind_has_a_profile() -> None:
         "ocsp-responder",
         "tsa",
         "tls-client",
+        "trust-list-signer",
     }
 
 
@@ -65,6 +67,13 @@ def test_every_kind_has_a_profile() -> None:
         (ProfileKind.OCSP_RESPONDER, {"digital_signature"}, ("ocsp_signing",), False, 1),
         (ProfileKind.TSA, {"digital_signature"}, ("time_stamping",), True, 5),
         (ProfileKind.TLS_CLIENT, {"digital_signature"}, ("client_auth",), False, 2),
+        (
+            ProfileKind.TRUST_LIST_SIGNER,
+            {"digital_signature", "non_repudiation"},
+            (ID_TSL_KP_TSL_SIGNING,),
+            False,
+            3,
+        ),
     ],
 )
 def test_profile_fixes_usage_and_validity(

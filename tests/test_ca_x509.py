@@ -57,6 +57,9 @@ SUBJECTS: dict[ProfileKind, SubjectInfo] = {
     ProfileKind.TLS_CLIENT: SubjectInfo(
         common_name="工程建设项目审批系统", organization="某省住房和城乡建设厅", uscc="11100000000013338W"
     ),
+    ProfileKind.TRUST_LIST_SIGNER: SubjectInfo(
+        common_name="某省电子印章信任列表签名", organization="某省数据资源管理局", uscc="11330105002500287C"
+    ),
 }
 LEAF_KINDS = [k for k in ProfileKind if k not in (ProfileKind.ROOT, ProfileKind.ISSUING_CA)]
 ALGORITHMS = [KeyAlgorithm.SM2, KeyAlgorithm.ECDSA_P256]
@@ -227,6 +230,7 @@ def test_profile_ekus_are_the_documented_oids(ecdsa_chain: tuple[Issued, Issued]
         ProfileKind.OCSP_RESPONDER: ["1.3.6.1.5.5.7.3.9"],
         ProfileKind.TSA: ["1.3.6.1.5.5.7.3.8"],
         ProfileKind.TLS_CLIENT: ["1.3.6.1.5.5.7.3.2"],
+        ProfileKind.TRUST_LIST_SIGNER: ["0.4.0.2231.3.0"],
     }
 
 

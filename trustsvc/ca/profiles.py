@@ -8,17 +8,23 @@ after checks, its subject values — never its extensions.
 
 Decisions (each one is a choice a reader may want to revisit, so the reason is kept here):
 
-* **Validity.** Root 20 years, issuing CA 10 years, seal maker / seal signer 3 years, person signer and
-  TLS client 2 years, TSA 5 years (a time-stamp must stay verifiable long after it was made, and RFC 3161
-  tokens are checked against the TSA certificate's validity at time-stamping time; 5 years keeps the
-  key's exposure bounded while sparing frequent re-keying of a long-lived service), OCSP responder 1 year
-  (the certificate carries id-pkix-ocsp-nocheck, so its revocation cannot be checked: RFC 6960 §4.2.2.2.1
-  advises a short lifetime). A leaf never outlives its issuer: :meth:`CertificateProfile.validity` clamps.
+* **Validity.** Root 20 years, issuing CA 10 years, seal maker / seal signer / trust-list signer 3 years,
+  person signer and TLS client 2 years, TSA 5 years (a time-stamp must stay verifiable long after it was
+  made, and RFC 3161 tokens are checked against the TSA certificate's validity at time-stamping time; 5
+  years keeps the key's exposure bounded while sparing frequent re-keying of a long-lived service), OCSP
+  responder 1 year (the certificate carries id-pkix-ocsp-nocheck, so its revocation cannot be checked:
+  RFC 6960 §4.2.2.2.1 advises a short lifetime). A leaf never outlives its issuer:
+  :meth:`CertificateProfile.validity` clamps.
 * **Extended key usage.**
   - OCSP responder: id-kp-OCSPSigning, non-critical (RFC 6960 §4.2.2.2 requires the purpose, not
     criticality; non-critical is what every deployed responder certificate uses).
   - TSA: id-kp-timeStamping, the only purpose, critical (RFC 3161 §2.3 MUST).
   - TLS client: id-kp-clientAuth.
+  - Trust-list signer: id-tsl-kp-tslSigning (0.4.0.2231.3.0, ETSI TS 119 612), the purpose made for
+    exactly this, non-critical; key usage digitalSignature + nonRepudiation (a trust list is a statement
+    the operator stands by). A key of its own, so that no seal, OCSP or TSA key ever signs a trust list
+    and a relying party that pins this certificate trusts nothing else by it
+    (see :mod:`trustsvc.verify.trustlist`).
   - Seal signer and person signer (签章者): id-kp-documentSigning (RFC 9336). An EKU is present so that
     a signing certificate can never authenticate to our mTLS API or act as a TLS/S-MIME certificate in a
     relying party that treats "no EKU" as "any purpose". UNVERIFIED: whether every PDF reader accepts
@@ -85,6 +91,8 @@ DEFAULT_POLICY_OID = DEFAULT_OID_ARC + ".1.1"
 ID_KP_SEAL_MAKING = DEFAULT_OID_ARC + ".2.1"
 #: RFC 9336 id-kp-documentSigning.
 ID_KP_DOCUMENT_SIGNING = "1.3.6.1.5.5.7.3.36"
+#: ETSI TS 119 612 id-tsl-kp-tslSigning: signs trust lists.
+ID_TSL_KP_TSL_SIGNING = "0.4.0.2231.3.0"
 
 USCC_PREFIX = "NTRCN-"
 PERSON_PSEUDONYM_PREFIX = "PID-"
@@ -103,6 +111,7 @@ class ProfileKind(StrEnum):
     OCSP_RESPONDER = "ocsp-responder"
     TSA = "tsa"
     TLS_CLIENT = "tls-client"
+    TRUST_LIST_SIGNER = "trust-list-signer"
 
 
 class SubjectField(StrEnum):
@@ -437,6 +446,14 @@ def _base_profiles(policy: tuple[str, ...], cps_uri: str | None) -> dict[Profile
             key_usage=_DIGITAL,
             extended_key_usage=("client_auth",),
             validity_years=2,
+            subject_required=_CN | {SubjectField.ORGANIZATION},
+            subject_allowed=_ORG_SUBJECT,
+        ),
+        ProfileKind.TRUST_LIST_SIGNER: leaf(
+            ProfileKind.TRUST_LIST_SIGNER,
+            key_usage=_SIGNING,
+            extended_key_usage=(ID_TSL_KP_TSL_SIGNING,),
+            validity_years=3,
             subject_required=_CN | {SubjectField.ORGANIZATION},
             subject_allowed=_ORG_SUBJECT,
         ),
