@@ -7,6 +7,7 @@ with the actor ``cli:<os user>``.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import logging
 import os
@@ -518,6 +519,586 @@ def ca_export(obj: _Context, ca_name: str, out: Any, as_pem: bool) -> None:
     out.write(_pem(der) if as_pem else der)
 
 
+@ca.command("ocsp-refresh")
+@click.option("--ca", "ca_name", help="Only this issuing CA; default every CA with an OCSP responder.")
+@click.option(
+    "--hash",
+    "hashes",
+    multiple=True,
+    type=click.Choice(("sha1", "sha256", "sha384", "sha512", "sm3")),
+    help="CertID hash algorithm to pre-sign for (repeatable; default sha1, what RFC 5019 clients send).",
+)
+@click.option("--force", is_flag=True, help="Sign again even responses that are still fresh.")
+@pass_ctx
+def ca_ocsp_refresh(obj: _Context, ca_name: str | None, hashes: tuple[str, ...], force: bool) -> None:
+    """Pre-sign the OCSP responses of every certificate of a CA (those stale or missing; all with --force)."""
+    from tqdm import tqdm
+
+    ocsp = obj.service.ocsp
+    names = [ca_name] if ca_name else ocsp.served_cas()
+    for name in names:
+        with tqdm(desc=name, unit="cert", disable=None, file=sys.stderr) as bar:
+
+            def progress(done: int, total: int, bar: Any = bar) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            report = ocsp.presign(name, hash_algorithms=hashes or ("sha1",), force=force, progress=progress)
+        click.echo(
+            f"{name}: {report.certificates} certificates, {report.signed} responses signed, "
+            f"{report.fresh} still fresh"
+        )
+
+
+# --- time-stamps ---------------------------------------------------------------------------------
+
+
+@main.group()
+def tsa() -> None:
+    """The time-stamp authorities (RFC 3161)."""
+
+
+@tsa.command("stamp")
+@click.argument("file", type=click.File("rb"))
+@click.option("--out", "out", type=click.File("wb"), required=True, help="Where to write the TimeStampResp.")
+@click.option("--hierarchy", type=click.Choice(("sm2", "ecdsa", "rsa")), default="sm2", show_default=True)
+@click.option(
+    "--hash",
+    "hash_algorithm",
+    type=click.Choice(("sm3", "sha256", "sha384", "sha512")),
+    help="Message imprint hash (default sm3 for sm2, else sha256).",
+)
+@click.option("--query-out", type=click.File("wb"), help="Also write the TimeStampReq made.")
+@pass_ctx
+def tsa_stamp(
+    obj: _Context, file: Any, out: Any, hierarchy: str, hash_algorithm: str | None, query_out: Any
+) -> None:
+    """Time-stamp FILE with our TSA, as a client would (nonce, certReq), and write the reply to --out."""
+    from trustsvc.ca.timestamping import make_request
+
+    algorithm = hash_algorithm or ("sm3" if hierarchy == "sm2" else "sha256")
+    query = make_request(file.read(), hash_algorithm=algorithm)
+    if query_out is not None:
+        query_out.write(query)
+    result = obj.service.tsa.respond(query, hierarchy=hierarchy)
+    out.write(result.der)
+    if not result.granted:
+        click.echo(f"trustsvc: rejected: {result.fail_info}", err=True)
+        sys.exit(1)
+    assert result.serial is not None and result.gen_time is not None
+    click.echo(f"granted: serial {result.serial:x}, time {result.gen_time:%Y-%m-%dT%H:%M:%S.%fZ}")
+
+
+# --- electronic seals ----------------------------------------------------------------------------
+
+SEAL_KINDS_HELP = (
+    "Seal kind, by name or code: organisation (1), finance (2), invoice (3), contract (4), "
+    "legal-representative (5), business (6)."
+)
+
+
+@main.group()
+def seal() -> None:
+    """Electronic seals (GB/T 38540): make, list, show, suspend, resume, revoke, grant, status."""
+
+
+@seal.command("create")
+@click.option("--org", "org_uscc", required=True, help="Unified social credit code of the organisation.")
+@click.option("--org-name", required=True, help="Name of the organisation.")
+@click.option("--kind", required=True, help=SEAL_KINDS_HELP)
+@click.option("--name", help="Seal name (default: organisation name + kind label).")
+@click.option("--department", help="OU of the signer certificate issued for the seal.")
+@click.option("--validity-days", type=click.IntRange(min=1), help="Default 3 years (capped by the maker).")
+@click.option(
+    "--cert-list-type",
+    type=click.Choice(("1", "2")),
+    default="1",
+    show_default=True,
+    help="1: list the signer certificates; 2: their SM3 digests.",
+)
+@click.option(
+    "--signer-cert",
+    type=click.File("rb"),
+    help="Signer certificate to list (PEM or DER); default: issue one for a new SM2 key.",
+)
+@click.option(
+    "--picture-name", help="Text on the seal (for a legal representative's seal: the person's name)."
+)
+@click.option("--picture-code", help="Seal code drawn along the lower rim (e.g. the 13-digit 印章编码).")
+@click.option(
+    "--grant",
+    "grants",
+    multiple=True,
+    help="Who may apply the seal: API key name or prefix, apikey:<prefix>, user:<name>; repeatable.",
+)
+@pass_ctx
+def seal_create(
+    obj: _Context,
+    org_uscc: str,
+    org_name: str,
+    kind: str,
+    name: str | None,
+    department: str | None,
+    validity_days: int | None,
+    cert_list_type: str,
+    signer_cert: Any,
+    picture_name: str | None,
+    picture_code: str | None,
+    grants: tuple[str, ...],
+) -> None:
+    """Make a seal and print its esID."""
+    seals = obj.service.seals
+    picture = {k: v for k, v in (("name", picture_name), ("code", picture_code)) if v}
+    certificate = _der_certificate(signer_cert.read()) if signer_cert is not None else None
+    made = seals.create_seal(
+        org_uscc,
+        org_name,
+        kind,
+        name,
+        actor=cli_actor(),
+        signer_cert=certificate,
+        department=department,
+        validity_days=validity_days,
+        cert_list_type=int(cert_list_type),
+        picture=picture,
+        authorised=[seals.principal_for(g) for g in grants],
+    )
+    record = made.seal
+    click.echo(
+        f"made seal {record.es_id}: {record.name} ({record.kind.label}) of {record.org_name}, "
+        f"valid until {record.valid_end:%Y-%m-%dT%H:%M:%SZ}",
+        err=True,
+    )
+    click.echo(record.es_id)
+
+
+@seal.command("list")
+@click.option("--org", help="Only this organisation (unified social credit code).")
+@click.option("--kind", help=SEAL_KINDS_HELP)
+@click.option("--status", type=click.Choice(("active", "suspended", "revoked", "expired")))
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@pass_ctx
+def seal_list(obj: _Context, org: str | None, kind: str | None, status: str | None, limit: int) -> None:
+    """List seals, newest first."""
+    seals = obj.service.seals.list(org=org, kind=kind, status=status, limit=limit)
+    _table(
+        ("esID", "status", "since", "kind", "valid until", "organisation", "name"),
+        [
+            (
+                s.es_id,
+                s.status.value,
+                s.since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                s.kind.name.lower().replace("_", "-"),
+                _day(s.valid_end),
+                s.org_uscc,
+                s.name,
+            )
+            for s in seals
+        ],
+    )
+
+
+@seal.command("show")
+@click.argument("es_id")
+@click.option("--picture", "picture_out", type=click.File("wb"), help="Write the seal picture here.")
+@click.option("--out", "seal_out", type=click.File("wb"), help="Write the SESeal (DER) here.")
+@pass_ctx
+def seal_show(obj: _Context, es_id: str, picture_out: Any, seal_out: Any) -> None:
+    """Show a seal: status, signers, grants, versions and history."""
+    details = obj.service.seals.get(es_id)
+    s = details.seal
+    lines = [
+        ("esID", s.es_id),
+        ("name", s.name),
+        ("kind", f"{int(s.kind)} {s.kind.name.lower().replace('_', '-')} ({s.kind.label})"),
+        ("organisation", f"{s.org_name} ({s.org_uscc})"),
+        (
+            "status",
+            f"{s.status.value} since {s.since:%Y-%m-%dT%H:%M:%SZ}" + (f": {s.reason}" if s.reason else ""),
+        ),
+        ("valid", f"{s.valid_start:%Y-%m-%dT%H:%M:%SZ} to {s.valid_end:%Y-%m-%dT%H:%M:%SZ}"),
+        ("cert list type", str(s.cert_list_type)),
+        ("version", f"{s.version} (SM3 {s.seal_sm3})"),
+        ("picture", f"{details.picture_type}, {details.picture_width_mm}x{details.picture_height_mm} mm"),
+    ]
+    for label, value in lines:
+        click.echo(f"{label + ':':<16}{value}")
+    click.echo("signers:")
+    for signer in details.signers:
+        if signer.removed_at is None:
+            where = "key in store" if signer.key_in_store else "external key"
+            click.echo(f"  {signer.serial} until {_day(signer.not_after)}, {where}: {signer.subject}")
+    click.echo("grants:")
+    for grant in details.grants:
+        if grant.revoked_at is None:
+            click.echo(f"  {grant.principal} {grant.role.value}")
+    click.echo("history:")
+    for event in details.events:
+        change = f"{event.from_status or '-'} -> {event.to_status}"
+        click.echo(
+            f"  {event.at:%Y-%m-%dT%H:%M:%SZ} {change} by {event.actor}"
+            + (f": {event.reason}" if event.reason else "")
+        )
+    if picture_out is not None:
+        picture_out.write(details.picture_data)
+    if seal_out is not None:
+        seal_out.write(s.seal_der)
+
+
+@seal.command("suspend")
+@click.argument("es_id")
+@click.option("--reason", required=True)
+@pass_ctx
+def seal_suspend(obj: _Context, es_id: str, reason: str) -> None:
+    """Suspend a seal: it cannot be applied until resumed."""
+    record = obj.service.seals.suspend(es_id, reason, actor=cli_actor()).seal
+    click.echo(f"{record.es_id}: {record.status.value} since {record.since:%Y-%m-%dT%H:%M:%SZ}")
+
+
+@seal.command("resume")
+@click.argument("es_id")
+@click.option("--reason")
+@pass_ctx
+def seal_resume(obj: _Context, es_id: str, reason: str | None) -> None:
+    """Resume a suspended seal."""
+    record = obj.service.seals.resume(es_id, reason, actor=cli_actor()).seal
+    click.echo(f"{record.es_id}: {record.status.value} since {record.since:%Y-%m-%dT%H:%M:%SZ}")
+
+
+@seal.command("revoke")
+@click.argument("es_id")
+@click.option("--reason", required=True)
+@pass_ctx
+def seal_revoke(obj: _Context, es_id: str, reason: str) -> None:
+    """Revoke a seal (final)."""
+    record = obj.service.seals.revoke(es_id, reason, actor=cli_actor()).seal
+    click.echo(f"{record.es_id}: {record.status.value} since {record.since:%Y-%m-%dT%H:%M:%SZ}")
+
+
+@seal.command("grant")
+@click.argument("es_id")
+@click.argument("principal")
+@click.option("--role", type=click.Choice(("sign", "view")), default="sign", show_default=True)
+@click.option("--revoke", "withdraw", is_flag=True, help="Withdraw the grant instead.")
+@pass_ctx
+def seal_grant(obj: _Context, es_id: str, principal: str, role: str, withdraw: bool) -> None:
+    """Allow PRINCIPAL (API key name or prefix, apikey:<prefix>, user:<name>) to use a seal."""
+    seals = obj.service.seals
+    who = seals.principal_for(principal)
+    if withdraw:
+        seals.revoke_grant(es_id, who, role, actor=cli_actor())
+        click.echo(f"{es_id}: {who} no longer holds {role}")
+    else:
+        seals.grant(es_id, who, role, actor=cli_actor())
+        click.echo(f"{es_id}: {who} holds {role}")
+
+
+@seal.command("status")
+@click.argument("es_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the signed status answer (JSON) as served.")
+@click.option("--nonce", help="Ask for a fresh answer carrying this nonce.")
+@pass_ctx
+def seal_status(obj: _Context, es_id: str, as_json: bool, nonce: str | None) -> None:
+    """Print the status of a seal (from the signed answer anyone can fetch over HTTP)."""
+    from trustsvc.seal.status import verify_status_answer
+
+    answer, _ = obj.service.seals.signed_status(es_id, nonce=nonce)
+    if as_json:
+        click.echo(answer.decode("utf-8"), nl=False)
+        return
+    statement = verify_status_answer(answer).statement
+    click.echo(
+        f"{statement['es_id']}: {statement['status']} since {statement['since']} "
+        f"(valid {statement['valid_start']} to {statement['valid_end']}; "
+        f"answer produced {statement['produced_at']})"
+    )
+
+
+# --- sealing documents ---------------------------------------------------------------------------
+
+
+@main.command("sign")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--seal", "es_id", required=True, help="esID of the seal to apply.")
+@click.option(
+    "--out", "out", type=click.Path(dir_okay=False), required=True, help="Where to write the sealed document."
+)
+@click.option(
+    "--as",
+    "principal",
+    required=True,
+    help="Whose grant on the seal is used: API key name or prefix, apikey:<prefix>, user:<name>.",
+)
+@click.option("--page", type=click.IntRange(min=1), help="Page of the box, 1 for the first (default 1).")
+@click.option("--x", "x", type=float, help="Left edge of the seal, mm from the left of the page.")
+@click.option("--y", "y", type=float, help="Top edge of the seal, mm from the top of the page.")
+@click.option("--width", type=float, help="Seal width in mm (default: the seal picture's).")
+@click.option("--height", type=float, help="Seal height in mm (default: the seal picture's).")
+@click.option("--keyword", help="Centre the seal on this text instead of --page/--x/--y.")
+@click.option("--occurrence", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--across-pages", is_flag=True, help="OFD: a slice of the seal on every page's edge (骑缝章).")
+@click.option("--level", type=click.Choice(("B-B", "B-T", "B-LT")), default="B-T", show_default=True)
+@click.option("--format", "document_format", type=click.Choice(("pdf", "ofd")), help="Default: recognised.")
+@click.option("--reason", help="PDF /Reason (recorded in the audit log).")
+@click.option("--location", help="PDF /Location (recorded in the audit log).")
+@pass_ctx
+def sign(
+    obj: _Context,
+    file: str,
+    es_id: str,
+    out: str,
+    principal: str,
+    page: int | None,
+    x: float | None,
+    y: float | None,
+    width: float | None,
+    height: float | None,
+    keyword: str | None,
+    occurrence: int,
+    across_pages: bool,
+    level: str,
+    document_format: str | None,
+    reason: str | None,
+    location: str | None,
+) -> None:
+    """Seal FILE (PDF or OFD) with a seal and write the sealed document to OUT.
+
+    The operator acts for a principal that holds the seal's sign grant (--as): the command line holds no
+    grant of its own, so it cannot be used to apply a seal nobody was authorised for. The audit record
+    (seal.apply) names the operator (cli:<user>) as actor and the principal whose grant was used.
+    """
+    from trustsvc.errors import PayloadTooLarge
+    from trustsvc.sealing import SealPlacement
+
+    sealer = obj.service.sealer
+    try:
+        size = os.path.getsize(file)
+        if size > sealer.max_size:
+            raise PayloadTooLarge(f"{file} is {size} bytes; the limit is {sealer.max_size}")
+        with open(file, "rb") as source:
+            data = source.read()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {file}: {exc.strerror or exc}") from None
+    placement = SealPlacement(
+        page=page,
+        x=x,
+        y=y,
+        width=width,
+        height=height,
+        keyword=keyword,
+        occurrence=occurrence,
+        across_pages=across_pages,
+    )
+    sealed = sealer.seal_document(
+        data,
+        es_id=es_id,
+        principal=obj.service.seals.principal_for(principal),
+        placement=placement,
+        format=document_format,
+        level=level,
+        reason=reason,
+        location=location,
+        actor=cli_actor(),
+    )
+    temporary = f"{out}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "wb") as target:
+            target.write(sealed.data)
+        os.replace(temporary, out)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from None
+    pages = ",".join(str(p) for p in sealed.pages)
+    click.echo(
+        f"sealed {file} with {sealed.es_id} ({sealed.format}, {sealed.level}, page {pages}, signer "
+        f"{sealed.signer_serial}) -> {out}, SM3 {sealed.sm3}"
+    )
+
+
+@main.group()
+def trust() -> None:
+    """Trust lists: export ours; import, refresh and list those of other territories."""
+
+
+@trust.command("export")
+@click.option("--out", type=click.File("wb"), default="-", show_default=True, help="Where to write the list.")
+@click.option(
+    "--alg",
+    "hierarchy",
+    default="sm2",
+    show_default=True,
+    type=click.Choice(("sm2", "ecdsa", "rsa")),
+    help="Which hierarchy's signer signs it.",
+)
+@click.option("--signer-out", type=click.File("wb"), help="Also write the signer certificate (PEM): the pin.")
+@pass_ctx
+def trust_export(obj: _Context, out: Any, hierarchy: str, signer_out: Any) -> None:
+    """Write our signed trust list (re-signed first if it is due)."""
+    publication = obj.service.trust.current(hierarchy, actor=cli_actor())
+    out.write(publication.document)
+    if signer_out is not None:
+        signer_out.write(_pem(publication.signer_certificate))
+    click.echo(
+        f"trust list sequence {publication.sequence} ({hierarchy}), "
+        f"issued {publication.issued_at:%Y-%m-%d %H:%M:%S}Z, "
+        f"next update {publication.next_update:%Y-%m-%d %H:%M:%S}Z",
+        err=True,
+    )
+
+
+@trust.command("import")
+@click.option("--name", required=True, help="Local name of the list (lowercase letters, digits, . _ -).")
+@click.argument("source")
+@click.option(
+    "--signer-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Pin the signer to exactly this certificate (PEM or DER).",
+)
+@click.option(
+    "--signer-spki-sha256", help="Pin the signer's key instead: sha256:<hex of its SubjectPublicKeyInfo>."
+)
+@pass_ctx
+def trust_import(
+    obj: _Context, name: str, source: str, signer_cert: str | None, signer_spki_sha256: str | None
+) -> None:
+    """Import another territory's trust list from SOURCE (a file, or an http(s) URL kept for refreshes)."""
+    from pathlib import Path
+
+    from trustsvc.verify.trustlist import Pin
+
+    if (signer_cert is None) == (signer_spki_sha256 is None):
+        raise InvalidInput("pin the signer with either --signer-cert or --signer-spki-sha256")
+    if signer_cert is not None:
+        pin = Pin.from_certificate(Path(signer_cert).read_bytes())
+    else:
+        assert signer_spki_sha256 is not None
+        pin = Pin.from_spki_sha256(signer_spki_sha256)
+    trust_lists = obj.service.trust
+    if source.startswith(("http://", "https://")):
+        result = trust_lists.import_url(name, source, pin=pin, actor=cli_actor())
+    else:
+        try:
+            document = Path(source).read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {source}: {exc.strerror}") from None
+        result = trust_lists.import_list(name, document, pin=pin, actor=cli_actor())
+    listed = result.list
+    click.echo(
+        f"{result.outcome} {listed.name}: {listed.territory_name or listed.territory_code or '-'} "
+        f"({listed.operator_name}), sequence {listed.sequence}, next update {_day(listed.next_update)}, "
+        f"{listed.entries} entries"
+    )
+
+
+@trust.command("list")
+@pass_ctx
+def trust_list(obj: _Context) -> None:
+    """List our published list and the imported ones with their status (fresh, stale, expired)."""
+    trust_lists = obj.service.trust
+    rows = []
+    own = trust_lists.published()
+    if own is not None:
+        rows.append(
+            (
+                "(own)",
+                obj.settings.region_name or obj.settings.region_code or "-",
+                str(own.sequence),
+                _day(own.issued_at),
+                _day(own.next_update),
+                "published",
+                ", ".join(trust_lists.hierarchies()),
+            )
+        )
+    for item in trust_lists.lists():
+        rows.append(
+            (
+                item.name,
+                item.territory_name or item.territory_code or "-",
+                str(item.sequence),
+                _day(item.issued_at),
+                _day(item.next_update),
+                str(item.status),
+                item.source_url or "(file)",
+            )
+        )
+    _table(("name", "territory", "sequence", "issued", "next update", "status", "source"), rows)
+
+
+@trust.command("show")
+@click.argument("name")
+@pass_ctx
+def trust_show(obj: _Context, name: str) -> None:
+    """Show the entries of imported list NAME."""
+    item = obj.service.trust.get(name)
+    click.echo(
+        f"{item.name}: {item.territory_name or item.territory_code or '-'} ({item.operator_name}), sequence "
+        f"{item.sequence}, {item.status}, pin {item.pin.describe()}"
+    )
+    if item.last_error:
+        click.echo(f"last refresh failed: {item.last_error}")
+    _table(
+        ("kind", "name", "organisation", "until", "sha256"),
+        [
+            (
+                e.kind.value,
+                e.name,
+                e.organisation_uscc or "",
+                _day(e.valid_until) if e.valid_until else "",
+                (e.sha256 or "")[:16],
+            )
+            for e in obj.service.trust.entries(name)
+        ],
+    )
+
+
+@trust.command("refresh")
+@click.argument("name", required=False)
+@pass_ctx
+def trust_refresh(obj: _Context, name: str | None) -> None:
+    """Fetch list NAME (default: every list imported from a URL) again; failures keep the stored list."""
+    from tqdm import tqdm
+
+    trust_lists = obj.service.trust
+    names = [name] if name else [item.name for item in trust_lists.lists() if item.source_url]
+    failed = 0
+    progress = tqdm(
+        names, desc="refreshing trust lists", unit="list", file=sys.stderr, disable=len(names) < 2 or None
+    )
+    for each in progress:
+        try:
+            result = trust_lists.refresh(each, actor=cli_actor())
+        except TrustsvcError as exc:
+            failed += 1
+            progress.write(f"{each}: failed: {exc.detail}", file=sys.stderr)
+            continue
+        progress.write(
+            f"{each}: {result.outcome}, sequence {result.list.sequence}, "
+            f"next update {_day(result.list.next_update)}",
+            file=sys.stdout,
+        )
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+@trust.command("remove")
+@click.argument("name")
+@pass_ctx
+def trust_remove(obj: _Context, name: str) -> None:
+    """Remove imported list NAME (to re-pin a new signer, remove, then import again)."""
+    obj.service.trust.remove(name, actor=cli_actor())
+    click.echo(f"removed {name}")
+
+
+def _der_certificate(data: bytes) -> bytes:
+    from asn1crypto import pem
+
+    if pem.detect(data):
+        _, _, der = pem.unarmor(data)
+        return bytes(der)
+    return data
+
+
 def _pem(der: bytes, label: str = "CERTIFICATE") -> bytes:
     from asn1crypto import pem
 
@@ -532,6 +1113,142 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(v)) for v in column) for column in zip(header, *rows, strict=False)]
     for row in (header, *rows):
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+# --- verify --------------------------------------------------------------------------------------
+
+_VERDICT_EXIT = {"VALID": 0, "INVALID": 1, "INDETERMINATE": 3}
+_VERDICT_ZH = {"VALID": "有效", "INVALID": "无效", "INDETERMINATE": "无法确定"}
+
+
+@main.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report (docs/VERIFY-REPORT.md).")
+@click.option(
+    "--trust-list", "trust_lists", multiple=True, help="A signed trust list (FILE or URL); repeatable."
+)
+@click.option(
+    "--trust-list-pin",
+    help="The trust lists' pinned signer: a certificate file (PEM/DER) or sha256:<SPKI hex>.",
+)
+@click.option(
+    "--anchor",
+    "anchors",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A certificate (PEM/DER) trusted for this verification, every purpose; repeatable.",
+)
+@click.option("--strict", is_flag=True, help="Refuse other vendors' known deviations instead of warning.")
+@pass_ctx
+def verify_command(
+    obj: _Context,
+    file: str,
+    as_json: bool,
+    trust_lists: tuple[str, ...],
+    trust_list_pin: str | None,
+    anchors: tuple[str, ...],
+    strict: bool,
+) -> None:
+    """Verify the seals and signatures of FILE (PDF, OFD, or an SES_Signature).
+
+    Exit status: 0 VALID, 1 INVALID, 3 INDETERMINATE, 2 usage or input error. Without an initialised home
+    only --anchor and --trust-list are trusted.
+    """
+    import json
+    from pathlib import Path
+
+    from trustsvc.errors import ConfigurationError
+    from trustsvc.verify.engine import VerificationEngine
+    from trustsvc.verify.truststore import TrustStore, load_certificates
+
+    try:
+        data = Path(file).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
+    anchor_certs = [c for path in anchors for c in load_certificates(Path(path).read_bytes())]
+    extra = _trust_list_entries(trust_lists, trust_list_pin)
+    try:
+        service = obj.service
+    except ConfigurationError:
+        service = None
+    if service is None:
+        engine = VerificationEngine(TrustStore(extra))
+    elif extra:
+        from trustsvc.verify.engine import VerificationPolicy
+        from trustsvc.verify.status import LocalStatusResolver
+
+        store = TrustStore((*service.trust.store().entries(), *extra))
+        engine = VerificationEngine(
+            store,
+            LocalStatusResolver(service.ca, service.seals),
+            service.clock,
+            policy=VerificationPolicy(seal_making_oid=service.settings.seal_making_oid),
+        )
+    else:
+        engine = service.verifier
+    result = engine.verify(data, anchors=anchor_certs, lenient=not strict)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        _print_verdict(file, result)
+    sys.exit(_VERDICT_EXIT[result.report])
+
+
+def _trust_list_entries(sources: Sequence[str], pin_text: str | None) -> list[Any]:
+    """Return the trust-store entries of signed trust lists given on the command line (pinned signer)."""
+    if not sources:
+        return []
+    from pathlib import Path
+
+    from trustsvc.verify.trustlist import Pin, entry_from_json, http_fetch, verify_trust_list
+    from trustsvc.verify.truststore import AnchorSource, ListStatus
+
+    if not pin_text:
+        raise InvalidInput(
+            "--trust-list needs --trust-list-pin (the list signer's certificate or sha256:<hex>)"
+        )
+    if pin_text.lower().startswith("sha256:"):
+        pin = Pin.from_spki_sha256(pin_text)
+    else:
+        pin = Pin.from_certificate(Path(pin_text).read_bytes())
+    entries: list[Any] = []
+    for source in sources:
+        if source.startswith(("http://", "https://")):
+            envelope = http_fetch(source)
+        else:
+            try:
+                envelope = Path(source).read_bytes()
+            except OSError as exc:
+                raise InvalidInput(f"cannot read {source}: {exc.strerror}") from None
+        document = verify_trust_list(envelope, pin).document
+        origin = AnchorSource(
+            f"file:{Path(source).name}", document.territory_code, document.sequence, ListStatus.FRESH
+        )
+        entries.extend(entry_from_json(item, origin) for item in document.entries)
+    return entries
+
+
+def _print_verdict(file: str, result: Any) -> None:
+    word = result.report
+    sub = f" ({result.sub_indication.value})" if result.sub_indication else ""
+    click.echo(f"{file}: {_VERDICT_ZH[word]} / {word}{sub}")
+    click.echo(f"  {result.format.upper()}, SM3 {result.sm3}, {len(result.signatures)} 个签名 / signature(s)")
+    for sig in result.signatures:
+        seal = f" 印章 seal {sig.seal_es_id} {sig.seal_name or ''}" if sig.seal_es_id else ""
+        sub = f" ({sig.sub_indication.value})" if sig.sub_indication else ""
+        word = sig.indication.report
+        click.echo(f"  #{sig.index + 1} {_VERDICT_ZH[word]} / {word}{sub}{seal}")
+        click.echo(f"     签章人 signer: {sig.signer_subject or '-'}")
+        if sig.signing_time:
+            tst = " (时间戳 time-stamped)" if sig.timestamp_time else ""
+            click.echo(f"     签章时间 signed at: {sig.signing_time:%Y-%m-%d %H:%M:%S}Z{tst}")
+        for check in sig.checks:
+            if check.status.value not in ("passed",):
+                click.echo(f"     {check.status.value}: {check.name}: {check.detail}")
+        for warning in sig.warnings:
+            click.echo(f"     警告 warning: {warning}")
+    for warning in result.warnings:
+        click.echo(f"  警告 warning: {warning}")
 
 
 if __name__ == "__main__":  # pragma: no cover

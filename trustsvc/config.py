@@ -22,6 +22,14 @@ Certificate authority settings and their placeholders:
   ``trustsvc init``; never from the TOML file. It must stay the same for the life of the CA.
 * ``crl_refresh_seconds`` (default 1 h): a stored CRL is re-made once it is this old; ``crl_validity_seconds``
   (default 24 h): nextUpdate - thisUpdate.
+* ``ocsp_refresh_seconds`` / ``ocsp_validity_seconds``: the same two for pre-signed OCSP responses (defaults
+  as for CRLs: re-signed after 1 h, nextUpdate 24 h after producedAt; see :mod:`trustsvc.ca.status`).
+* ``tsa_policy_oid`` (default a placeholder under the RFC 5612 arc, named by :func:`placeholder_warnings`)
+  and ``tsa_accuracy_ms`` (default 1000: tokens state an accuracy of 1 s) shape every time-stamp token.
+* ``region_name`` (e.g. 某省) names the territory in our trust list next to ``region_code``;
+  ``trust_list_refresh_seconds`` (default 24 h): the published trust list is re-signed once it is this old;
+  ``trust_list_validity_seconds`` (default 7 days): its nextUpdate - issued_at (see
+  :mod:`trustsvc.verify.trustlist`).
 """
 
 from __future__ import annotations
@@ -58,6 +66,12 @@ PLACEHOLDER_ORG_NAME = "某省政务服务数据管理局"
 PLACEHOLDER_ORG_USCC = "11100000000013338W"
 DEFAULT_CRL_REFRESH_SECONDS = 3600
 DEFAULT_CRL_VALIDITY_SECONDS = 24 * 3600
+DEFAULT_OCSP_REFRESH_SECONDS = DEFAULT_CRL_REFRESH_SECONDS
+DEFAULT_OCSP_VALIDITY_SECONDS = DEFAULT_CRL_VALIDITY_SECONDS
+DEFAULT_TSA_POLICY_OID = PLACEHOLDER_OID_ARC + ".1.2"
+DEFAULT_TSA_ACCURACY_MS = 1000
+DEFAULT_TRUST_LIST_REFRESH_SECONDS = 24 * 3600
+DEFAULT_TRUST_LIST_VALIDITY_SECONDS = 7 * 24 * 3600
 
 # Settings field -> environment variable. TRUSTSVC_HOME is handled separately.
 _ENV_VARS: dict[str, str] = {
@@ -70,6 +84,7 @@ _ENV_VARS: dict[str, str] = {
     "master_key_file": "TRUSTSVC_MASTER_KEY_FILE",
     "public_base_url": "TRUSTSVC_PUBLIC_BASE_URL",
     "region_code": "TRUSTSVC_REGION_CODE",
+    "region_name": "TRUSTSVC_REGION_NAME",
     "org_code": "TRUSTSVC_ORG_CODE",
     "org_name": "TRUSTSVC_ORG_NAME",
     "max_content_length": "TRUSTSVC_MAX_CONTENT_LENGTH",
@@ -79,11 +94,28 @@ _ENV_VARS: dict[str, str] = {
     "person_pseudonym_key": "TRUSTSVC_PERSON_PSEUDONYM_KEY",
     "crl_refresh_seconds": "TRUSTSVC_CRL_REFRESH_SECONDS",
     "crl_validity_seconds": "TRUSTSVC_CRL_VALIDITY_SECONDS",
+    "ocsp_refresh_seconds": "TRUSTSVC_OCSP_REFRESH_SECONDS",
+    "ocsp_validity_seconds": "TRUSTSVC_OCSP_VALIDITY_SECONDS",
+    "tsa_policy_oid": "TRUSTSVC_TSA_POLICY_OID",
+    "tsa_accuracy_ms": "TRUSTSVC_TSA_ACCURACY_MS",
+    "trust_list_refresh_seconds": "TRUSTSVC_TRUST_LIST_REFRESH_SECONDS",
+    "trust_list_validity_seconds": "TRUSTSVC_TRUST_LIST_VALIDITY_SECONDS",
 }
 # Secret values are deliberately not accepted from the TOML file: a key written next to what it
 # protects protects nothing. Use master_key_file (or the environment) instead.
 _TOML_KEYS = frozenset(_ENV_VARS) - {"master_key", "person_pseudonym_key"}
-_INT_SETTINGS = frozenset({"max_content_length", "crl_refresh_seconds", "crl_validity_seconds"})
+_INT_SETTINGS = frozenset(
+    {
+        "max_content_length",
+        "crl_refresh_seconds",
+        "crl_validity_seconds",
+        "ocsp_refresh_seconds",
+        "ocsp_validity_seconds",
+        "tsa_accuracy_ms",
+        "trust_list_refresh_seconds",
+        "trust_list_validity_seconds",
+    }
+)
 _OID_RE = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
 
 # GB/T 2260 administrative division code: six digits, e.g. 330000 for Zhejiang.
@@ -104,6 +136,7 @@ class Settings:
     master_key: str | None = field(default=None, repr=False)
     public_base_url: str = DEFAULT_PUBLIC_BASE_URL
     region_code: str = ""
+    region_name: str = ""
     org_code: str = ""
     org_name: str = ""
     max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
@@ -113,6 +146,12 @@ class Settings:
     person_pseudonym_key: str | None = field(default=None, repr=False)
     crl_refresh_seconds: int = DEFAULT_CRL_REFRESH_SECONDS
     crl_validity_seconds: int = DEFAULT_CRL_VALIDITY_SECONDS
+    ocsp_refresh_seconds: int = DEFAULT_OCSP_REFRESH_SECONDS
+    ocsp_validity_seconds: int = DEFAULT_OCSP_VALIDITY_SECONDS
+    tsa_policy_oid: str = DEFAULT_TSA_POLICY_OID
+    tsa_accuracy_ms: int = DEFAULT_TSA_ACCURACY_MS
+    trust_list_refresh_seconds: int = DEFAULT_TRUST_LIST_REFRESH_SECONDS
+    trust_list_validity_seconds: int = DEFAULT_TRUST_LIST_VALIDITY_SECONDS
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -251,7 +290,7 @@ def _validate(s: Settings) -> None:
             )
     if s.max_content_length <= 0:
         raise ConfigurationError("max_content_length must be positive")
-    for name in ("certificate_policy_oid", "seal_making_oid"):
+    for name in ("certificate_policy_oid", "seal_making_oid", "tsa_policy_oid"):
         oid = getattr(s, name)
         if not _OID_RE.fullmatch(oid) or any(int(arc) >= 1 << 32 for arc in oid.split(".")):
             raise ConfigurationError(f"{name} must be a dotted OID with arcs below 2^32, not {oid!r}")
@@ -259,6 +298,14 @@ def _validate(s: Settings) -> None:
         raise ConfigurationError(f"cps_uri must be an http(s) URL, not {s.cps_uri!r}")
     if s.crl_refresh_seconds >= s.crl_validity_seconds:
         raise ConfigurationError("crl_refresh_seconds must be shorter than crl_validity_seconds")
+    if s.trust_list_refresh_seconds >= s.trust_list_validity_seconds:
+        raise ConfigurationError(
+            "trust_list_refresh_seconds must be shorter than trust_list_validity_seconds"
+        )
+    if len(s.region_name) > 100:
+        raise ConfigurationError("region_name must be at most 100 characters")
+    if s.ocsp_refresh_seconds >= s.ocsp_validity_seconds:
+        raise ConfigurationError("ocsp_refresh_seconds must be shorter than ocsp_validity_seconds")
     if s.person_pseudonym_key is not None:
         _decode_pseudonym_key(s.person_pseudonym_key, "TRUSTSVC_PERSON_PSEUDONYM_KEY")
 
@@ -275,6 +322,11 @@ def placeholder_warnings(s: Settings) -> list[str]:
         warnings.append(
             f"seal_making_oid is the documentation placeholder {s.seal_making_oid}: "
             "set TRUSTSVC_SEAL_MAKING_OID to an OID under an arc you own"
+        )
+    if s.tsa_policy_oid.startswith(PLACEHOLDER_OID_ARC + "."):
+        warnings.append(
+            f"tsa_policy_oid is the documentation placeholder {s.tsa_policy_oid}: "
+            "set TRUSTSVC_TSA_POLICY_OID to an OID under an arc you own"
         )
     if not s.org_name or not s.org_code:
         warnings.append(

@@ -39,7 +39,14 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 # Every module that defines tables. Alembic's env.py and the models-versus-migrations test load these
 # so they see the whole schema; add a module here when it gains models.
-MODEL_MODULES: tuple[str, ...] = ("trustsvc.audit", "trustsvc.auth", "trustsvc.ca.models")
+MODEL_MODULES: tuple[str, ...] = (
+    "trustsvc.audit",
+    "trustsvc.auth",
+    "trustsvc.ca.models",
+    "trustsvc.ca.status_models",
+    "trustsvc.seal.models",
+    "trustsvc.verify.trustlist_models",
+)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 

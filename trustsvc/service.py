@@ -7,7 +7,10 @@ ECDSA P-256 / RSA-3072 hierarchies with ``--algorithm``); what exists is kept. `
 only opens what is there: it refuses a database whose schema is not at this version's head, so app
 processes never race each other running migrations at start-up.
 
-The CA (``service.ca``) and the CRL publisher (``service.crls``) are built on first use.
+The CA (``service.ca``), the CRL publisher (``service.crls``), the OCSP responders (``service.ocsp``) and
+the time-stamp authorities (``service.tsa``) are built on first use, as is ``service.trust`` (our signed trust
+list, imported lists of other territories and the trust store the verification engine asks). ``init`` with
+``pki=`` also gives every issuing CA a trust-list signer certificate.
 """
 
 from __future__ import annotations
@@ -34,8 +37,14 @@ from trustsvc.errors import ConfigurationError
 if TYPE_CHECKING:
     from trustsvc.ca.authority import CertificateAuthorityService
     from trustsvc.ca.crl import CrlPublisher
+    from trustsvc.ca.status import OcspService
+    from trustsvc.ca.timestamping import TimeStampService
     from trustsvc.keys.algorithms import KeyAlgorithm
     from trustsvc.keys.keystore import KeyStore
+    from trustsvc.seal.registry import SealRegistry
+    from trustsvc.sealing import DocumentSealer
+    from trustsvc.verify.engine import VerificationEngine
+    from trustsvc.verify.trustlist import TrustListService
 
 log = logging.getLogger("trustsvc.service")
 _warned: set[str] = set()
@@ -85,6 +94,12 @@ class TrustService:
         self._keystore_lock = threading.Lock()
         self._ca: CertificateAuthorityService | None = None
         self._crls: CrlPublisher | None = None
+        self._ocsp: OcspService | None = None
+        self._tsa: TimeStampService | None = None
+        self._seals: SealRegistry | None = None
+        self._trust: TrustListService | None = None
+        self._sealer: DocumentSealer | None = None
+        self._verifier: VerificationEngine | None = None
 
     @classmethod
     def from_settings(
@@ -170,6 +185,9 @@ class TrustService:
                     made = service.ca.init_pki(algorithm, actor=actor)
                     report.created.extend(made.created)
                     report.pki.extend(made.hierarchy)
+                signers_made, signers = service.trust.init_signers(actor=actor)
+                report.created.extend(signers_made)
+                report.pki.extend(signers)
             finally:
                 service.close()
         return report
@@ -219,6 +237,106 @@ class TrustService:
                 read_sessions=lambda: self.session(read_only=True),
             )
         return self._crls
+
+    @property
+    def ocsp(self) -> OcspService:
+        """The OCSP responders of every issuing CA, answering from pre-signed responses."""
+        if self._ocsp is None:
+            from trustsvc.ca.status import OcspService
+
+            self._ocsp = OcspService(
+                self.session,
+                lambda: self.keystore,
+                self.clock,
+                self.settings,
+                read_sessions=lambda: self.session(read_only=True),
+            )
+        return self._ocsp
+
+    @property
+    def tsa(self) -> TimeStampService:
+        """The time-stamp authorities (SM2 by default, one per hierarchy)."""
+        if self._tsa is None:
+            from trustsvc.ca.timestamping import TimeStampService
+
+            self._tsa = TimeStampService(
+                self.session,
+                lambda: self.keystore,
+                self.clock,
+                self.settings,
+                read_sessions=lambda: self.session(read_only=True),
+            )
+        return self._tsa
+
+    @property
+    def seals(self) -> SealRegistry:
+        """The seal registry (making seals, lifecycle, signers, grants, signed status answers)."""
+        if self._seals is None:
+            from trustsvc.seal.registry import SealRegistry
+
+            self._seals = SealRegistry(
+                self.session,
+                lambda: self.keystore,
+                self.ca,
+                self.audit,
+                self.clock,
+                self.settings,
+                read_sessions=lambda: self.session(read_only=True),
+            )
+        return self._seals
+
+    @property
+    def trust(self) -> TrustListService:
+        """Trust lists: ours (signed, published), those imported from other territories, the trust store."""
+        if self._trust is None:
+            from trustsvc.verify.trustlist import TrustListService
+
+            self._trust = TrustListService(
+                self.session,
+                lambda: self.keystore,
+                self.ca,
+                self.audit,
+                self.clock,
+                self.settings,
+                read_sessions=lambda: self.session(read_only=True),
+            )
+        return self._trust
+
+    @property
+    def sealer(self) -> DocumentSealer:
+        """Document sealing (PDF, OFD) for authorised principals, time-stamped by our TSA, audited."""
+        if self._sealer is None:
+            from trustsvc.sealing import DocumentSealer
+
+            self._sealer = DocumentSealer(
+                seals=self.seals,
+                ca=self.ca,
+                ocsp=self.ocsp,
+                crls=self.crls,
+                tsa=self.tsa,
+                sessions=self.session,
+                audit=self.audit,
+                clock=self.clock,
+                settings=self.settings,
+            )
+        return self._sealer
+
+    @property
+    def verifier(self) -> VerificationEngine:
+        """The verification engine: our trust store (own CAs + imported lists), our database for the status of
+        what we issued, HTTP for everybody else's."""
+        if self._verifier is None:
+            from trustsvc.verify.engine import VerificationEngine, VerificationPolicy
+            from trustsvc.verify.status import LocalStatusResolver
+
+            self._verifier = VerificationEngine(
+                lambda: self.trust.store(),
+                LocalStatusResolver(self.ca, self.seals),
+                self.clock,
+                policy=VerificationPolicy(seal_making_oid=self.settings.seal_making_oid),
+                max_size=self.settings.max_content_length,
+            )
+        return self._verifier
 
     def warn_placeholders(self) -> list[str]:
         """Log (once per process) and return the placeholder settings still in use (CA OIDs, organisation)."""
