@@ -1,7 +1,7 @@
 """Two provinces, in process: B verifies a document A sealed, asking A's OCSP responder and seal-status
 endpoint (served by A's Flask test client) after importing A's trust list with a pinned signer.
 
-(The live variant with two ``trustsvc serve`` subprocesses is still to be written; see the report.)
+The live variant, with two ``trustsvc serve`` subprocesses on loopback ports, is tests/test_two_provinces.py.
 """
 
 from __future__ import annotations

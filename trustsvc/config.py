@@ -30,6 +30,9 @@ Certificate authority settings and their placeholders:
   ``trust_list_refresh_seconds`` (default 24 h): the published trust list is re-signed once it is this old;
   ``trust_list_validity_seconds`` (default 7 days): its nextUpdate - issued_at (see
   :mod:`trustsvc.verify.trustlist`).
+* ``fetch_timeout`` (default 10 s) and ``fetch_max_bytes`` (default 4 MiB) bound every status answer the
+  verification engine fetches from another issuer (OCSP, CRL, seal status; see :mod:`trustsvc.verify.status`).
+  Loopback and private addresses are allowed: that is how two instances on one machine talk.
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ DEFAULT_TSA_POLICY_OID = PLACEHOLDER_OID_ARC + ".1.2"
 DEFAULT_TSA_ACCURACY_MS = 1000
 DEFAULT_TRUST_LIST_REFRESH_SECONDS = 24 * 3600
 DEFAULT_TRUST_LIST_VALIDITY_SECONDS = 7 * 24 * 3600
+DEFAULT_FETCH_TIMEOUT = 10
+DEFAULT_FETCH_MAX_BYTES = 4 * 1024 * 1024
 
 # Settings field -> environment variable. TRUSTSVC_HOME is handled separately.
 _ENV_VARS: dict[str, str] = {
@@ -100,6 +105,8 @@ _ENV_VARS: dict[str, str] = {
     "tsa_accuracy_ms": "TRUSTSVC_TSA_ACCURACY_MS",
     "trust_list_refresh_seconds": "TRUSTSVC_TRUST_LIST_REFRESH_SECONDS",
     "trust_list_validity_seconds": "TRUSTSVC_TRUST_LIST_VALIDITY_SECONDS",
+    "fetch_timeout": "TRUSTSVC_FETCH_TIMEOUT",
+    "fetch_max_bytes": "TRUSTSVC_FETCH_MAX_BYTES",
 }
 # Secret values are deliberately not accepted from the TOML file: a key written next to what it
 # protects protects nothing. Use master_key_file (or the environment) instead.
@@ -114,6 +121,8 @@ _INT_SETTINGS = frozenset(
         "tsa_accuracy_ms",
         "trust_list_refresh_seconds",
         "trust_list_validity_seconds",
+        "fetch_timeout",
+        "fetch_max_bytes",
     }
 )
 _OID_RE = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
@@ -152,6 +161,8 @@ class Settings:
     tsa_accuracy_ms: int = DEFAULT_TSA_ACCURACY_MS
     trust_list_refresh_seconds: int = DEFAULT_TRUST_LIST_REFRESH_SECONDS
     trust_list_validity_seconds: int = DEFAULT_TRUST_LIST_VALIDITY_SECONDS
+    fetch_timeout: int = DEFAULT_FETCH_TIMEOUT
+    fetch_max_bytes: int = DEFAULT_FETCH_MAX_BYTES
 
     def __post_init__(self) -> None:
         _validate(self)

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from trustsvc.seal.registry import SealRegistry
     from trustsvc.sealing import DocumentSealer
     from trustsvc.verify.engine import VerificationEngine
+    from trustsvc.verify.status import Fetcher
     from trustsvc.verify.trustlist import TrustListService
 
 log = logging.getLogger("trustsvc.service")
@@ -83,6 +84,7 @@ class TrustService:
         *,
         clock: db.Clock = db.utc_now,
         keystore: KeyStore | None = None,
+        fetcher: Fetcher | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -100,10 +102,16 @@ class TrustService:
         self._trust: TrustListService | None = None
         self._sealer: DocumentSealer | None = None
         self._verifier: VerificationEngine | None = None
+        self._fetcher = fetcher
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, clock: db.Clock = db.utc_now, keystore: KeyStore | None = None
+        cls,
+        settings: Settings,
+        *,
+        clock: db.Clock = db.utc_now,
+        keystore: KeyStore | None = None,
+        fetcher: Fetcher | None = None,
     ) -> TrustService:
         """Return a service over an initialised home; ConfigurationError tells to run ``trustsvc init``."""
         _require_sqlite_file(settings.database_url)
@@ -118,7 +126,7 @@ class TrustService:
         except BaseException:
             engine.dispose()
             raise
-        return cls(settings, engine, clock=clock, keystore=keystore)
+        return cls(settings, engine, clock=clock, keystore=keystore, fetcher=fetcher)
 
     @classmethod
     def init(
@@ -322,9 +330,27 @@ class TrustService:
         return self._sealer
 
     @property
+    def fetcher(self) -> Fetcher:
+        """How the verification engine fetches other issuers' OCSP, CRL and seal-status answers: over HTTP,
+        within ``settings.fetch_timeout`` seconds and ``settings.fetch_max_bytes`` (tests set their own;
+        setting it drops the verifier built so far)."""
+        if self._fetcher is None:
+            from trustsvc.verify.status import HttpFetcher
+
+            self._fetcher = HttpFetcher(
+                timeout=float(self.settings.fetch_timeout), max_bytes=self.settings.fetch_max_bytes
+            )
+        return self._fetcher
+
+    @fetcher.setter
+    def fetcher(self, fetcher: Fetcher) -> None:
+        self._fetcher = fetcher
+        self._verifier = None
+
+    @property
     def verifier(self) -> VerificationEngine:
         """The verification engine: our trust store (own CAs + imported lists), our database for the status of
-        what we issued, HTTP for everybody else's."""
+        what we issued, HTTP (:attr:`fetcher`) for everybody else's."""
         if self._verifier is None:
             from trustsvc.verify.engine import VerificationEngine, VerificationPolicy
             from trustsvc.verify.status import LocalStatusResolver
@@ -333,6 +359,7 @@ class TrustService:
                 lambda: self.trust.store(),
                 LocalStatusResolver(self.ca, self.seals),
                 self.clock,
+                fetcher=self.fetcher,
                 policy=VerificationPolicy(seal_making_oid=self.settings.seal_making_oid),
                 max_size=self.settings.max_content_length,
             )

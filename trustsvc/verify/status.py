@@ -17,6 +17,7 @@ Tests and the two-province test pass their own fetcher.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import threading
 import time
 import urllib.error
@@ -24,7 +25,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 from urllib.parse import urlsplit
 
 from asn1crypto import crl, ocsp, pem, x509
@@ -162,30 +163,73 @@ class LocalStatusResolver:
 # ==========================================================================================================
 
 
-class HttpFetcher:
-    """Fetches status answers over http(s) with a timeout and a size limit; failures are StatusUnavailable."""
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow at most a few redirects, and only to http(s) URLs."""
 
-    def __init__(self, *, timeout: float = 5.0, max_bytes: int = _MAX_ANSWER) -> None:
+    max_redirections = 3
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if urlsplit(newurl).scheme not in ("http", "https"):
+            raise urllib.error.URLError(f"redirect to a non-HTTP URL refused: {newurl[:100]}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+class HttpFetcher:
+    """Fetches status answers over http(s) with a time limit and a size limit; failures are StatusUnavailable.
+
+    ``timeout`` (seconds) bounds the whole fetch — connection, redirects and body — not only each socket
+    operation; ``max_bytes`` bounds the answer. Any host is allowed, loopback included (two instances on
+    one machine talk that way); only http and https, on the first URL and on every redirect.
+    ``TrustService.fetcher`` builds one from ``TRUSTSVC_FETCH_TIMEOUT`` / ``TRUSTSVC_FETCH_MAX_BYTES``.
+    """
+
+    def __init__(self, *, timeout: float = 10.0, max_bytes: int = _MAX_ANSWER) -> None:
+        if timeout <= 0 or max_bytes <= 0:
+            raise ValueError("timeout and max_bytes must be positive")
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self._opener = urllib.request.build_opener(_HttpOnlyRedirects())
 
     def __call__(self, url: str, body: bytes | None = None, content_type: str | None = None) -> bytes:
         if urlsplit(url).scheme not in ("http", "https"):
             raise StatusUnavailable(f"not an http(s) URL: {url[:200]}")
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+        request = urllib.request.Request(  # noqa: S310 - the scheme is checked above and on every redirect
             url, data=body, method="GET" if body is None else "POST"
         )
         if content_type:
             request.add_header("Content-Type", content_type)
         request.add_header("User-Agent", "trustsvc-verify")
+        deadline = time.monotonic() + self.timeout
+        chunks: list[bytes] = []
+        size = 0
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - scheme checked
-                data: bytes = response.read(self.max_bytes + 1)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise StatusUnavailable(f"{url[:200]}: {exc}") from None
-        if len(data) > self.max_bytes:
-            raise StatusUnavailable(f"{url[:200]}: answer larger than {self.max_bytes} bytes")
-        return data
+            with self._opener.open(request, timeout=self.timeout) as response:
+                if response.status != 200:
+                    raise StatusUnavailable(f"{url[:200]}: HTTP {response.status}")
+                while chunk := response.read1(64 * 1024):  # what has arrived: the deadline holds
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise StatusUnavailable(f"{url[:200]}: answer larger than {self.max_bytes} bytes")
+                    if time.monotonic() > deadline:
+                        raise StatusUnavailable(f"{url[:200]}: no complete answer within {self.timeout:g} s")
+                    chunks.append(chunk)
+        except StatusUnavailable:
+            raise
+        except urllib.error.HTTPError as exc:
+            raise StatusUnavailable(f"{url[:200]}: HTTP {exc.code} {exc.reason}") from None
+        except urllib.error.URLError as exc:
+            raise StatusUnavailable(f"{url[:200]}: {exc.reason}") from None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise StatusUnavailable(f"{url[:200]}: {type(exc).__name__}: {exc}") from None
+        return b"".join(chunks)
 
 
 class RemoteStatusResolver:
