@@ -1139,6 +1139,14 @@ _VERDICT_ZH = {"VALID": "有效", "INVALID": "无效", "INDETERMINATE": "无法�
     help="A certificate (PEM/DER) trusted for this verification, every purpose; repeatable.",
 )
 @click.option("--strict", is_flag=True, help="Refuse other vendors' known deviations instead of warning.")
+@click.option(
+    "--report",
+    "report_kind",
+    type=click.Choice(["html", "pdf", "json-signed"]),
+    help="Write a report: human (HTML, PDF) or the JSON report signed by the service (needs a home).",
+)
+@click.option("--lang", type=click.Choice(["zh", "en", "zh-en"]), default="zh-en", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="Where --report goes (default: stdout).")
 @pass_ctx
 def verify_command(
     obj: _Context,
@@ -1148,6 +1156,9 @@ def verify_command(
     trust_list_pin: str | None,
     anchors: tuple[str, ...],
     strict: bool,
+    report_kind: str | None,
+    lang: str,
+    out: str | None,
 ) -> None:
     """Verify the seals and signatures of FILE (PDF, OFD, or an SES_Signature).
 
@@ -1160,6 +1171,11 @@ def verify_command(
     from trustsvc.errors import ConfigurationError
     from trustsvc.verify.engine import VerificationEngine
     from trustsvc.verify.truststore import TrustStore, load_certificates
+
+    # pyHanko logs what it could not validate (e.g. a time-stamp of an untrusted TSA) with a traceback; the
+    # report already says so, as a warning or a check: keep the library's tracebacks off the terminal.
+    for library in ("pyhanko", "pyhanko_certvalidator"):
+        logging.getLogger(library).setLevel(logging.CRITICAL)
 
     try:
         data = Path(file).read_bytes()
@@ -1182,16 +1198,42 @@ def verify_command(
             store,
             LocalStatusResolver(service.ca, service.seals),
             service.clock,
+            fetcher=service.fetcher,
             policy=VerificationPolicy(seal_making_oid=service.settings.seal_making_oid),
         )
     else:
         engine = service.verifier
     result = engine.verify(data, anchors=anchor_certs, lenient=not strict)
+    if report_kind is not None:
+        _write_report(service, result, report_kind, lang, Path(file).name, out)
+        if out is None:
+            sys.exit(_VERDICT_EXIT[result.report])
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:
         _print_verdict(file, result)
     sys.exit(_VERDICT_EXIT[result.report])
+
+
+def _write_report(service: Any, result: Any, kind: str, lang: Any, file_name: str, out: str | None) -> None:
+    """Write the ``--report`` of ``trustsvc verify`` to ``out`` (or standard output)."""
+    from pathlib import Path
+
+    from trustsvc.verify import report
+
+    if kind == "html":
+        data = report.render_html(result, lang=lang, file_name=file_name).encode("utf-8")
+    elif kind == "pdf":
+        data = report.render_pdf(result, lang=lang, file_name=file_name)
+    else:
+        if service is None:
+            raise InvalidInput("--report json-signed is signed by the service: it needs an initialised home")
+        signer, chain = service.trust.service_signer()
+        data = report.sign_report(report.report_json(result), signer, chain)
+    if out is None:
+        sys.stdout.buffer.write(data)
+    else:
+        Path(out).write_bytes(data)
 
 
 def _trust_list_entries(sources: Sequence[str], pin_text: str | None) -> list[Any]:

@@ -3,8 +3,11 @@
 The document comes as the request body (any content type) or as the ``multipart/form-data`` part ``file``;
 ``?strict=true`` turns off the tolerance for other vendors' known deviations. The answer is the JSON report
 of :meth:`~trustsvc.verify.result.VerificationResult.to_json` (docs/VERIFY-REPORT.md) with status 200 whatever
-the verdict. Failures are problem+json 4xx: 413 over ``Settings.max_content_length``, 415 for what is not a
-PDF, an OFD or an SES_Signature, 400 for an unreadable one, 429 when a client asks too often.
+the verdict; ``?format=html|pdf|signed`` (or the Accept header ``text/html``, ``application/pdf``,
+``application/vnd.trustsvc.signed-report+json``) gives the human report or the report signed by the service
+(trustsvc.verify.report; ``?lang=zh|en|zh-en`` for the human ones; 406 for another format). Failures are
+problem+json 4xx: 413 over ``Settings.max_content_length``, 415 for what is not a PDF, an OFD or an
+SES_Signature, 400 for an unreadable one, 429 when a client asks too often.
 
 Rate limit: a token bucket per client address in this process (:class:`TokenBucket`, ``VERIFY_RATE`` requests
 per second, bursts of ``VERIFY_BURST``). It protects a single instance from one noisy client; a production
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Final
+from typing import Final, cast
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -35,6 +38,23 @@ class TooManyRequests(TrustsvcError):
     status = 429
     problem = "too-many-requests"
     title = "Too many requests"
+
+
+class NotAcceptable(TrustsvcError):
+    status = 406
+    problem = "not-acceptable"
+    title = "Not acceptable"
+
+
+#: Media type of a signed report (the ``trustsvc-signed-json/1`` envelope, trustsvc.verify.report).
+SIGNED_REPORT: Final = "application/vnd.trustsvc.signed-report+json"
+REPORT_FORMATS: Final = ("json", "html", "pdf", "signed")
+_BY_MEDIA_TYPE: Final = {
+    "application/json": "json",
+    "text/html": "html",
+    "application/pdf": "pdf",
+    SIGNED_REPORT: "signed",
+}
 
 
 class TokenBucket:
@@ -84,7 +104,42 @@ def verify() -> Response:
     if not data:
         raise InvalidInput("no document: send it as the body or as the multipart part file")
     strict = request.args.get("strict", "").lower() in _TRUE
-    result = current_service().verifier.verify(data, lenient=not strict)
-    response = jsonify(result.to_json())
+    kind = _report_format()
+    lang = request.args.get("lang", "zh-en")
+    if lang not in ("zh", "en", "zh-en"):
+        raise InvalidInput(f"unknown report language {lang!r}; expected zh, en or zh-en", field="lang")
+    service = current_service()
+    result = service.verifier.verify(data, lenient=not strict)
+    if kind == "json":
+        response = jsonify(result.to_json())
+    else:
+        from trustsvc.verify import report
+
+        if kind == "html":
+            html = report.render_html(result, lang=cast("report.Lang", lang))
+            response = Response(html, mimetype="text/html")
+        elif kind == "pdf":
+            pdf = report.render_pdf(result, lang=cast("report.Lang", lang))
+            response = Response(pdf, mimetype="application/pdf")
+        else:
+            signer, chain = service.trust.service_signer()
+            signed = report.sign_report(report.report_json(result), signer, chain)
+            response = Response(signed, mimetype=SIGNED_REPORT)
+        response.headers["Vary"] = "Accept"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _report_format() -> str:
+    """Return json, html, pdf or signed: ``?format=`` first, else the Accept header, else json."""
+    asked = request.args.get("format")
+    if asked is not None:
+        if asked not in REPORT_FORMATS:
+            raise NotAcceptable(f"unknown report format {asked!r}; expected one of {sorted(REPORT_FORMATS)}")
+        return asked
+    if not request.accept_mimetypes:
+        return "json"
+    best = request.accept_mimetypes.best_match(list(_BY_MEDIA_TYPE))
+    if best is None:
+        raise NotAcceptable(f"the report is served as one of {sorted(_BY_MEDIA_TYPE)}")
+    return _BY_MEDIA_TYPE[best]

@@ -803,6 +803,18 @@ class TrustListService:
             raise NotFound(f"no trust-list signer for hierarchy {hierarchy!r}: run `trustsvc init`")
         return signer.certificate_der
 
+    def service_signer(self, hierarchy: str = DEFAULT_HIERARCHY) -> tuple[Signer, tuple[bytes, bytes]]:
+        """Return the current trust-list signer of ``hierarchy`` and its chain (DER: its own, its CA's).
+
+        Also the key that signs the service's own statements that are not about one seal (signed verification
+        reports, :mod:`trustsvc.verify.report`): the service speaking about trust.
+        """
+        hierarchy = _hierarchy(hierarchy)
+        signer = self._signers(self._clock()).get(hierarchy)
+        if signer is None:
+            raise NotFound(f"no trust-list signer for hierarchy {hierarchy!r}: run `trustsvc init`")
+        return self._keystore().signer(signer.key_id), (signer.certificate_der, signer.issuer_der)
+
     def _signer_row(self, ca_id: int, valid_at: datetime) -> IssuedCertificate | None:
         with self._read_sessions() as session, session.begin():
             return session.execute(
