@@ -20,7 +20,7 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,7 +75,13 @@ class InitReport:
 
 
 class TrustService:
-    """The running service: ``settings``, ``engine``, ``session()``, ``keystore``, ``audit``, ``clock``."""
+    """The running service: ``settings``, ``engine``, ``session()``, ``keystore``, ``audit``, ``clock``.
+
+    The domain services (``ca``, ``crls``, ``ocsp``, ``tsa``, ``seals``, ``trust``, ``sealer``, ``verifier``)
+    are built on first use and kept (``cached_property``): a process that only verifies never opens the key
+    store. Two threads racing on first use may each build one; they are stateless over the database, so
+    the loser is simply dropped.
+    """
 
     def __init__(
         self,
@@ -94,14 +100,6 @@ class TrustService:
         self._read_sessions: sessionmaker[Session] = db.session_factory(db.read_only(engine))
         self._keystore = keystore
         self._keystore_lock = threading.Lock()
-        self._ca: CertificateAuthorityService | None = None
-        self._crls: CrlPublisher | None = None
-        self._ocsp: OcspService | None = None
-        self._tsa: TimeStampService | None = None
-        self._seals: SealRegistry | None = None
-        self._trust: TrustListService | None = None
-        self._sealer: DocumentSealer | None = None
-        self._verifier: VerificationEngine | None = None
         self._fetcher = fetcher
 
     @classmethod
@@ -213,121 +211,107 @@ class TrustService:
                     self._keystore = _open_keystore(self.settings, self.clock)
         return self._keystore
 
-    @property
+    @cached_property
     def ca(self) -> CertificateAuthorityService:
         """The certificate authority (issuance, revocation, status of every CA in the database)."""
-        if self._ca is None:
-            from trustsvc.ca.authority import CertificateAuthorityService
+        from trustsvc.ca.authority import CertificateAuthorityService
 
-            self._ca = CertificateAuthorityService(
-                self.session,
-                lambda: self.keystore,
-                self.audit,
-                self.clock,
-                self.settings,
-                crls=self.crls,
-                read_sessions=lambda: self.session(read_only=True),
-            )
-        return self._ca
+        return CertificateAuthorityService(
+            self.session,
+            lambda: self.keystore,
+            self.audit,
+            self.clock,
+            self.settings,
+            crls=self.crls,
+            read_sessions=lambda: self.session(read_only=True),
+        )
 
-    @property
+    @cached_property
     def crls(self) -> CrlPublisher:
         """The CRL publisher of every CA."""
-        if self._crls is None:
-            from trustsvc.ca.crl import CrlPublisher
+        from trustsvc.ca.crl import CrlPublisher
 
-            self._crls = CrlPublisher(
-                self.session,
-                lambda: self.keystore,
-                self.audit,
-                self.clock,
-                self.settings,
-                read_sessions=lambda: self.session(read_only=True),
-            )
-        return self._crls
+        return CrlPublisher(
+            self.session,
+            lambda: self.keystore,
+            self.audit,
+            self.clock,
+            self.settings,
+            read_sessions=lambda: self.session(read_only=True),
+        )
 
-    @property
+    @cached_property
     def ocsp(self) -> OcspService:
         """The OCSP responders of every issuing CA, answering from pre-signed responses."""
-        if self._ocsp is None:
-            from trustsvc.ca.status import OcspService
+        from trustsvc.ca.status import OcspService
 
-            self._ocsp = OcspService(
-                self.session,
-                lambda: self.keystore,
-                self.clock,
-                self.settings,
-                read_sessions=lambda: self.session(read_only=True),
-            )
-        return self._ocsp
+        return OcspService(
+            self.session,
+            lambda: self.keystore,
+            self.clock,
+            self.settings,
+            read_sessions=lambda: self.session(read_only=True),
+        )
 
-    @property
+    @cached_property
     def tsa(self) -> TimeStampService:
         """The time-stamp authorities (SM2 by default, one per hierarchy)."""
-        if self._tsa is None:
-            from trustsvc.ca.timestamping import TimeStampService
+        from trustsvc.ca.timestamping import TimeStampService
 
-            self._tsa = TimeStampService(
-                self.session,
-                lambda: self.keystore,
-                self.clock,
-                self.settings,
-                read_sessions=lambda: self.session(read_only=True),
-            )
-        return self._tsa
+        return TimeStampService(
+            self.session,
+            lambda: self.keystore,
+            self.clock,
+            self.settings,
+            read_sessions=lambda: self.session(read_only=True),
+        )
 
-    @property
+    @cached_property
     def seals(self) -> SealRegistry:
         """The seal registry (making seals, lifecycle, signers, grants, signed status answers)."""
-        if self._seals is None:
-            from trustsvc.seal.registry import SealRegistry
+        from trustsvc.seal.registry import SealRegistry
 
-            self._seals = SealRegistry(
-                self.session,
-                lambda: self.keystore,
-                self.ca,
-                self.audit,
-                self.clock,
-                self.settings,
-                read_sessions=lambda: self.session(read_only=True),
-            )
-        return self._seals
+        return SealRegistry(
+            self.session,
+            lambda: self.keystore,
+            self.ca,
+            self.audit,
+            self.clock,
+            self.settings,
+            read_sessions=lambda: self.session(read_only=True),
+        )
 
-    @property
+    @cached_property
     def trust(self) -> TrustListService:
         """Trust lists: ours (signed, published), those imported from other territories, the trust store."""
-        if self._trust is None:
-            from trustsvc.verify.trustlist import TrustListService
+        from trustsvc.verify.trustlist import TrustListService
 
-            self._trust = TrustListService(
-                self.session,
-                lambda: self.keystore,
-                self.ca,
-                self.audit,
-                self.clock,
-                self.settings,
-                read_sessions=lambda: self.session(read_only=True),
-            )
-        return self._trust
+        return TrustListService(
+            self.session,
+            lambda: self.keystore,
+            self.ca,
+            self.audit,
+            self.clock,
+            self.settings,
+            read_sessions=lambda: self.session(read_only=True),
+        )
 
-    @property
+    @cached_property
     def sealer(self) -> DocumentSealer:
         """Document sealing (PDF, OFD) for authorised principals, time-stamped by our TSA, audited."""
-        if self._sealer is None:
-            from trustsvc.sealing import DocumentSealer
+        from trustsvc.sealing import DocumentSealer
 
-            self._sealer = DocumentSealer(
-                seals=self.seals,
-                ca=self.ca,
-                ocsp=self.ocsp,
-                crls=self.crls,
-                tsa=self.tsa,
-                sessions=self.session,
-                audit=self.audit,
-                clock=self.clock,
-                settings=self.settings,
-            )
-        return self._sealer
+        return DocumentSealer(
+            seals=self.seals,
+            ca=self.ca,
+            ocsp=self.ocsp,
+            crls=self.crls,
+            tsa=self.tsa,
+            sessions=self.session,
+            audit=self.audit,
+            clock=self.clock,
+            settings=self.settings,
+        )
 
     @property
     def fetcher(self) -> Fetcher:
@@ -345,25 +329,23 @@ class TrustService:
     @fetcher.setter
     def fetcher(self, fetcher: Fetcher) -> None:
         self._fetcher = fetcher
-        self._verifier = None
+        self.__dict__.pop("verifier", None)  # rebuilt with the new fetcher on next use
 
-    @property
+    @cached_property
     def verifier(self) -> VerificationEngine:
         """The verification engine: our trust store (own CAs + imported lists), our database for the status of
         what we issued, HTTP (:attr:`fetcher`) for everybody else's."""
-        if self._verifier is None:
-            from trustsvc.verify.engine import VerificationEngine, VerificationPolicy
-            from trustsvc.verify.status import LocalStatusResolver
+        from trustsvc.verify.engine import VerificationEngine, VerificationPolicy
+        from trustsvc.verify.status import LocalStatusResolver
 
-            self._verifier = VerificationEngine(
-                lambda: self.trust.store(),
-                LocalStatusResolver(self.ca, self.seals),
-                self.clock,
-                fetcher=self.fetcher,
-                policy=VerificationPolicy(seal_making_oid=self.settings.seal_making_oid),
-                max_size=self.settings.max_content_length,
-            )
-        return self._verifier
+        return VerificationEngine(
+            lambda: self.trust.store(),
+            LocalStatusResolver(self.ca, self.seals),
+            self.clock,
+            fetcher=self.fetcher,
+            policy=VerificationPolicy(seal_making_oid=self.settings.seal_making_oid),
+            max_size=self.settings.max_content_length,
+        )
 
     def warn_placeholders(self) -> list[str]:
         """Log (once per process) and return the placeholder settings still in use (CA OIDs, organisation)."""
