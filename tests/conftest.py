@@ -8,6 +8,7 @@
 - ``service``: an initialised TrustService on ``settings`` with ``clock``.
 - ``app`` / ``client``: the Flask app over ``service`` and its test client.
 - ``cli_env`` / ``run_cli``: environment and a CliRunner wrapper for ``trustsvc`` commands on that home.
+- ``openssl``: the openssl CLI (:class:`tests.tools.OpenSSL`) working in ``tmp_path``; skips if missing.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 
+from tests.tools import OpenSSL, require_tool
 from trustsvc.config import Settings
 from trustsvc.service import TrustService
 
@@ -62,6 +64,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if any(tool in reason for tool in INTEROP_TOOLS):
         report.outcome = "failed"
         report.longrepr = f"{REQUIRE_TOOLS_ENV}=1 but the test was skipped: {reason}"
+
+
+@pytest.fixture
+def openssl(tmp_path: Path) -> OpenSSL:
+    """The openssl CLI working in ``tmp_path``; skips (naming openssl) when it is not installed."""
+    return OpenSSL(require_tool("openssl"), tmp_path)
 
 
 # --- time ----------------------------------------------------------------------------------------

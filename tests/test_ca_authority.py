@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import func, select
 
 from tests.conftest import FakeClock
-from tests.test_csr import SUBJECT_CN, SUBJECT_O, cryptography_csr, csr_from_signer, sm2_signer
+from tests.pki import SUBJECT_CN, SUBJECT_O, cryptography_csr, csr_from_signer, sm2_signer
 from trustsvc import config
 from trustsvc.audit import AuditRecord
 from trustsvc.ca import authority as authority_module

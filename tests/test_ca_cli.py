@@ -8,7 +8,7 @@ from asn1crypto import crl, pem, x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.conftest import CliRun
-from tests.test_csr import cryptography_csr
+from tests.pki import cryptography_csr
 from trustsvc.config import Settings
 from trustsvc.service import TrustService
 

@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 def _issuer(settings: Settings, worker: int, barrier: Any, results: Any) -> None:
-    from tests.test_csr import csr_from_signer, sm2_signer
+    from tests.pki import csr_from_signer, sm2_signer
 
     service = TrustService.from_settings(settings)
     try:

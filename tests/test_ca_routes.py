@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask.testing import FlaskClient
 
 from tests.conftest import FakeClock
-from tests.test_csr import cryptography_csr, csr_from_signer, sm2_signer
+from tests.pki import cryptography_csr, csr_from_signer, sm2_signer
 from trustsvc.auth import create_api_key
 from trustsvc.errors import PROBLEM_BASE
 from trustsvc.keys.algorithms import KeyAlgorithm

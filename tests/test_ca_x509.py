@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,102 +9,20 @@ from asn1crypto import crl, keys, parser, x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from tests.pki import BASE, LEAF_KINDS, NOW, SM2_SM3_DER, SUBJECTS, Issued, issue, new_signer, spki_sha1
 from trustsvc.ca.profiles import (
     DEFAULT_POLICY_OID,
     ID_KP_DOCUMENT_SIGNING,
     ID_KP_SEAL_MAKING,
     ProfileKind,
-    SubjectInfo,
     get_profile,
-    pseudonymous_person_id,
 )
 from trustsvc.ca.x509 import RevocationReason, RevokedEntry, build_certificate, build_crl, new_serial
 from trustsvc.errors import InvalidInput, InvalidSignature, UnsupportedAlgorithm
 from trustsvc.keys.algorithms import KeyAlgorithm, SignatureAlgorithm
 from trustsvc.keys.signer import Signer, software_signer, verify
 
-BASE = "http://pki.example.cn"
-NOW = datetime(2026, 6, 1, 8, 0, 0, tzinfo=UTC)
-SM2_SM3_DER = bytes.fromhex("300a06082a811ccf55018375")  # SEQUENCE { 1.2.156.10197.1.501 }, no NULL
-
-SUBJECTS: dict[ProfileKind, SubjectInfo] = {
-    ProfileKind.ROOT: SubjectInfo(
-        common_name="某省电子印章根CA", organization="某省数据资源管理局", uscc="11330105002500287C"
-    ),
-    ProfileKind.ISSUING_CA: SubjectInfo(common_name="某省电子印章签发CA", organization="某省数据资源管理局"),
-    ProfileKind.SEAL_MAKER: SubjectInfo(
-        common_name="某省电子印章制作系统", organization="某省公安厅", uscc="11430000006122244L"
-    ),
-    ProfileKind.SEAL_SIGNER: SubjectInfo(
-        common_name="某市市场监督管理局行政审批专用章",
-        organization="某市市场监督管理局",
-        organizational_unit="行政审批科",
-        uscc="91110000600037341L",
-        state="某省",
-        locality="某市",
-    ),
-    ProfileKind.PERSON_SIGNER: SubjectInfo(
-        common_name="张三",
-        organization="某市政务服务中心",
-        person_pseudonym=pseudonymous_person_id("11010519491231002X", key=b"p" * 32),
-    ),
-    ProfileKind.OCSP_RESPONDER: SubjectInfo(
-        common_name="某省CA OCSP响应器", organization="某省数据资源管理局"
-    ),
-    ProfileKind.TSA: SubjectInfo(common_name="某省时间戳服务", organization="某省数据资源管理局"),
-    ProfileKind.TLS_CLIENT: SubjectInfo(
-        common_name="工程建设项目审批系统", organization="某省住房和城乡建设厅", uscc="11100000000013338W"
-    ),
-    ProfileKind.TRUST_LIST_SIGNER: SubjectInfo(
-        common_name="某省电子印章信任列表签名", organization="某省数据资源管理局", uscc="11330105002500287C"
-    ),
-}
-LEAF_KINDS = [k for k in ProfileKind if k not in (ProfileKind.ROOT, ProfileKind.ISSUING_CA)]
 ALGORITHMS = [KeyAlgorithm.SM2, KeyAlgorithm.ECDSA_P256]
-
-
-@dataclass
-class Issued:
-    certificate: x509.Certificate
-    signer: Signer
-
-
-def new_signer(algorithm: KeyAlgorithm) -> Signer:
-    if algorithm is KeyAlgorithm.SM2:
-        from trustsvc.keys.sm2 import SM2PrivateKey
-
-        return software_signer(SM2PrivateKey.generate())
-    if algorithm is KeyAlgorithm.ECDSA_P256:
-        return software_signer(ec.generate_private_key(ec.SECP256R1()))
-    return software_signer(rsa.generate_private_key(65537, 2048))
-
-
-def issue(
-    kind: ProfileKind,
-    issuer: Issued | None,
-    algorithm: KeyAlgorithm,
-    *,
-    not_before: datetime = NOW,
-    subject_signer: Signer | None = None,
-) -> Issued:
-    profile = get_profile(kind)
-    signer = subject_signer or new_signer(algorithm)
-    start, end = profile.validity(
-        not_before, issuer_not_after=issuer.certificate.not_valid_after if issuer else None
-    )
-    certificate = build_certificate(
-        profile,
-        profile.build_subject(SUBJECTS[kind]),
-        signer.public_key_info,
-        issuer.certificate if issuer else None,
-        issuer.signer if issuer else signer,
-        serial=new_serial(),
-        not_before=start,
-        not_after=end,
-        base_url=BASE,
-        ca_name="root" if issuer is None or kind is ProfileKind.ISSUING_CA else "issuing",
-    )
-    return Issued(certificate, signer)
 
 
 @pytest.fixture(params=ALGORITHMS, ids=lambda a: a.value)
@@ -128,13 +44,6 @@ def ecdsa_chain() -> tuple[Issued, Issued]:
 
 def extensions_of(certificate: x509.Certificate) -> dict[str, x509.Extension]:
     return {e["extn_id"].native: e for e in certificate["tbs_certificate"]["extensions"]}
-
-
-def spki_sha1(certificate: x509.Certificate) -> bytes:
-    """RFC 5280 §4.2.1.2 method 1, computed from the raw BIT STRING TLV rather than asn1crypto's view."""
-    _, _, tag, _, contents, _ = parser.parse(certificate.public_key["public_key"].dump())
-    assert tag == 3  # BIT STRING
-    return hashlib.sha1(contents[1:]).digest()
 
 
 # --- serials -------------------------------------------------------------------------------------

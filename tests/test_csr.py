@@ -9,14 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from asn1crypto import core, csr, pem, x509
-from cryptography import x509 as cx509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import NameOID
+from asn1crypto import core, csr, pem
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.pki import SUBJECT_CN, SUBJECT_O, cryptography_csr, csr_from_signer, sm2_signer
 from trustsvc.ca.csr import MAX_CSR_SIZE, CsrInfo, parse_csr, verify_proof_of_possession
 from trustsvc.ca.profiles import ProfileKind, SubjectInfo, get_profile
 from trustsvc.ca.x509 import build_certificate, new_serial
@@ -28,79 +26,7 @@ from trustsvc.errors import (
     UnsupportedAlgorithm,
 )
 from trustsvc.keys.algorithms import KeyAlgorithm, SignatureAlgorithm, signed_digest_algorithm
-from trustsvc.keys.signer import Signer, software_signer
-
-SUBJECT_CN = "工程建设项目审批系统"
-SUBJECT_O = "某省住房和城乡建设厅"
-
-
-def _name() -> x509.Name:
-    return x509.Name.build({"country_name": "CN", "organization_name": SUBJECT_O, "common_name": SUBJECT_CN})
-
-
-def csr_from_signer(
-    signer: Signer,
-    *,
-    subject: x509.Name | None = None,
-    extensions: list[dict[str, object]] | None = None,
-    tamper: bool = False,
-) -> bytes:
-    """Return a DER CSR made by ``signer`` (any algorithm, SM2 included); ``tamper`` breaks the POP."""
-    attributes = []
-    if extensions:
-        attributes.append({"type": "extension_request", "values": [extensions]})
-    info = csr.CertificationRequestInfo(
-        {
-            "version": "v1",
-            "subject": subject or _name(),
-            "subject_pk_info": signer.public_key_info,
-            "attributes": attributes,
-        }
-    )
-    signed = info.dump()
-    signature = signer.sign(signed + b"x" if tamper else signed)
-    request = csr.CertificationRequest(
-        {
-            "certification_request_info": info,
-            "signature_algorithm": signed_digest_algorithm(signer.algorithm),
-            "signature": signature,
-        }
-    )
-    return request.dump()
-
-
-def cryptography_csr(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, *, pss: bool = False) -> bytes:
-    builder = (
-        cx509.CertificateSigningRequestBuilder()
-        .subject_name(
-            cx509.Name(
-                [
-                    cx509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-                    cx509.NameAttribute(NameOID.ORGANIZATION_NAME, SUBJECT_O),
-                    cx509.NameAttribute(NameOID.COMMON_NAME, SUBJECT_CN),
-                ]
-            )
-        )
-        .add_extension(cx509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(cx509.SubjectAlternativeName([cx509.DNSName("approval.example.cn")]), critical=False)
-    )
-    if pss:
-        assert isinstance(key, rsa.RSAPrivateKey)
-        request = builder.sign(
-            key,
-            hashes.SHA256(),
-            rsa_padding=padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
-        )
-    else:
-        request = builder.sign(key, hashes.SHA256())
-    return request.public_bytes(serialization.Encoding.DER)
-
-
-def sm2_signer(*, uid: bytes | None = None) -> Signer:
-    from trustsvc.keys.sm2 import SM2PrivateKey
-
-    key = SM2PrivateKey.generate()
-    return software_signer(key) if uid is None else software_signer(key, uid=uid)
+from trustsvc.keys.signer import software_signer
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from asn1crypto import keys as asn1_keys
 from asn1crypto import pem as asn1_pem
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from tests.tools import require_tool
 from trustsvc.errors import (
     ConfigurationError,
     InvalidInput,
@@ -89,9 +90,7 @@ def openssl_verify(
     tmp: Path, spki_der: bytes, algorithm: SignatureAlgorithm, data: bytes, signature: bytes
 ) -> subprocess.CompletedProcess[str]:
     """Run `openssl dgst -verify` on ``signature``; return the finished process."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl CLI not found on PATH")
+    openssl = require_tool("openssl")
     tmp.mkdir(parents=True, exist_ok=True)
     pub, msg, sig = tmp / "pub.pem", tmp / "data.bin", tmp / "sig.bin"
     pub.write_bytes(asn1_pem.armor("PUBLIC KEY", spki_der))

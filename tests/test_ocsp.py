@@ -12,7 +12,7 @@ from asn1crypto import core, ocsp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_ca_x509 import NOW, SM2_SM3_DER, Issued, issue, spki_sha1
+from tests.pki import NOW, SM2_SM3_DER, Issued, issue, spki_sha1
 from trustsvc.ca.ocsp import (
     MAX_CERT_IDS,
     MAX_REQUEST_SIZE,

@@ -2,7 +2,7 @@
 the SM2 SignedData layout, the seal attribute, incremental seals, where the picture lands, typed refusals.
 
 Everything runs on a throw-away PKI per algorithm (root → issuing CA → seal maker, seal signer, delegated OCSP
-responder, TSA; :func:`tests.test_ca_x509.issue`), a GB/T 38540 seal made by the maker for the signer, and
+responder, TSA; :func:`tests.pki.issue`), a GB/T 38540 seal made by the maker for the signer, and
 small PDFs written here with pyHanko's writer. tests/interop/test_pdf_interop.py re-checks the output with
 pdfsig, pdftoppm and the openssl CLI.
 """
@@ -43,7 +43,7 @@ from pyhanko_certvalidator.fetchers import (
     OCSPFetcher,
 )
 
-from tests.test_ca_x509 import BASE, NOW, Issued, issue
+from tests.pki import BASE, NOW, Issued, issue
 from trustsvc.ca.ocsp import CertStatus, OcspResponder
 from trustsvc.ca.profiles import ProfileKind
 from trustsvc.ca.tsa import TimeStampAuthority, parse_timestamp_request

@@ -17,7 +17,7 @@ from pkilint.pkix import certificate, extension, name
 from pkilint.pkix import crl as pkix_crl
 from pkilint.validation import ValidationFindingSeverity
 
-from tests.test_ca_x509 import LEAF_KINDS, NOW, Issued, issue
+from tests.pki import LEAF_KINDS, NOW, Issued, issue
 from trustsvc.ca.profiles import ProfileKind
 from trustsvc.ca.x509 import RevocationReason, RevokedEntry, build_crl
 from trustsvc.keys.algorithms import KeyAlgorithm

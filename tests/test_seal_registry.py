@@ -14,7 +14,7 @@ from sqlalchemy import select
 from stdnum.iso7064 import mod_11_2
 
 from tests.conftest import FakeClock
-from tests.test_csr import csr_from_signer, sm2_signer
+from tests.pki import csr_from_signer, sm2_signer
 from trustsvc.audit import AuditRecord
 from trustsvc.auth import create_api_key
 from trustsvc.ca.models import CertificateStatus, IssuedCertificate, ServiceRole

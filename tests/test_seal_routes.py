@@ -11,7 +11,7 @@ from asn1crypto import pem, x509
 from flask.testing import FlaskClient
 
 from tests.conftest import FakeClock
-from tests.test_csr import csr_from_signer, sm2_signer
+from tests.pki import csr_from_signer, sm2_signer
 from trustsvc.auth import create_api_key
 from trustsvc.ca.profiles import ID_KP_SEAL_MAKING
 from trustsvc.errors import PROBLEM_BASE

@@ -17,7 +17,7 @@ import pytest
 from asn1crypto import algos, cms, core, tsp
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.test_ca_x509 import Issued, issue
+from tests.pki import Issued, issue
 from trustsvc.ca.profiles import ProfileKind
 from trustsvc.errors import InvalidInput, InvalidSignature, MalformedInput, UnsupportedAlgorithm
 from trustsvc.keys.algorithms import KeyAlgorithm, SignatureAlgorithm

@@ -28,7 +28,7 @@ from pyhanko_certvalidator.revinfo import validate_ocsp
 from pyhanko_certvalidator.sig_validate import SignatureValidationContext
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
-from tests.test_ca_x509 import NOW, Issued, issue
+from tests.pki import NOW, Issued, issue
 from trustsvc.ca.profiles import ProfileKind
 from trustsvc.ca.x509 import RevocationReason, RevokedEntry, build_crl
 from trustsvc.keys.algorithms import KeyAlgorithm, SignatureAlgorithm, signed_digest_algorithm

@@ -18,7 +18,7 @@ from asn1crypto import pem, x509
 from sqlalchemy import select
 
 from tests.conftest import CliRun, FakeClock
-from tests.test_ca_x509 import Issued, issue
+from tests.pki import Issued, issue
 from trustsvc.audit import AuditRecord
 from trustsvc.ca.models import ServiceRole
 from trustsvc.ca.profiles import ID_TSL_KP_TSL_SIGNING, ProfileKind, SubjectInfo

@@ -11,7 +11,7 @@ from asn1crypto import cms, core, parser, tsp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_ca_x509 import NOW, SM2_SM3_DER, Issued, issue
+from tests.pki import NOW, SM2_SM3_DER, Issued, issue
 from trustsvc.ca.profiles import ProfileKind
 from trustsvc.ca.tsa import (
     MAX_NONCE_OCTETS,

@@ -19,7 +19,7 @@ import pytest
 from asn1crypto import x509
 
 from tests.conftest import FakeClock
-from tests.test_csr import csr_from_signer
+from tests.pki import csr_from_signer
 from tests.test_ofd_signing import document
 from tests.test_pdf_sealing import make_pdf
 from tests.test_sealing_service import ORG, ORG_NAME, Setup, make_setup

@@ -13,16 +13,15 @@ checked the same way.
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from asn1crypto import crl, pem, x509
 from flask.testing import FlaskClient
 
 from tests.conftest import FakeClock
-from tests.interop.test_openssl_chain import DISTID, REQUIRE_INTEROP, OpenSSL, _hex_serial
+from tests.tools import DISTID, OpenSSL
+from tests.tools import hex_serial as _hex_serial
 from trustsvc.auth import create_api_key
 from trustsvc.keys.algorithms import KeyAlgorithm
 from trustsvc.service import TrustService
@@ -31,14 +30,9 @@ pytestmark = pytest.mark.interop
 
 
 @pytest.fixture
-def tool(tmp_path: Path) -> OpenSSL:
-    """The openssl CLI working in a temporary directory."""
-    binary = shutil.which("openssl")
-    if binary is None:
-        if REQUIRE_INTEROP:
-            pytest.fail("openssl CLI not found on PATH (TRUSTSVC_REQUIRE_INTEROP=1)")
-        pytest.skip("openssl CLI not found on PATH")
-    return OpenSSL(binary, tmp_path)
+def tool(openssl: OpenSSL) -> OpenSSL:
+    """The openssl CLI working in a temporary directory (the shared ``openssl`` fixture)."""
+    return openssl
 
 
 @pytest.fixture

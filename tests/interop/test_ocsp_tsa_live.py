@@ -24,7 +24,6 @@ import asyncio
 import base64
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -42,8 +41,8 @@ from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 from pyhanko_certvalidator import CertificateValidator
 from pyhanko_certvalidator.errors import RevokedError
 
-from tests.interop.test_openssl_chain import DISTID, REQUIRE_INTEROP, OpenSSL
 from tests.test_ocsp_service import ocsp_request
+from tests.tools import DISTID, OpenSSL
 from trustsvc.ca.ocsp import cert_id_for
 from trustsvc.config import Settings
 from trustsvc.keys.sm3 import sm3
@@ -118,18 +117,6 @@ class Live:
         ).strip()  # fmt: skip
         _, _, der = pem.unarmor(out.read_bytes())
         return serial, x509.Certificate.load(der)
-
-
-@pytest.fixture
-def openssl(tmp_path: Path) -> OpenSSL:
-    binary = shutil.which("openssl")
-    if binary is None:
-        if REQUIRE_INTEROP:
-            pytest.fail("openssl CLI not found on PATH (TRUSTSVC_REQUIRE_INTEROP=1)")
-        pytest.skip("openssl CLI not found on PATH")
-    workdir = tmp_path / "openssl"
-    workdir.mkdir()
-    return OpenSSL(binary, workdir)
 
 
 @pytest.fixture

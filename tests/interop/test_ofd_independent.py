@@ -29,12 +29,12 @@ from cryptography.hazmat.primitives import hashes
 from lxml import etree
 
 from tests.test_ofd_signing import Doc, Sealer, document, make_sealer
+from tests.tools import DISTID
 from trustsvc.ofd.package import OfdPackage
 from trustsvc.ofd.signing import OfdPlacement
 from trustsvc.ofd.verification import check_ofd_signatures
 
 OPENSSL = shutil.which("openssl")
-DISTID = "distid:1234567812345678"
 NS = {"ofd": "http://www.ofdspec.org/2016"}
 SM3_NAMES = {"sm3", "1.2.156.10197.1.401"}
 REAL_OFD = Path("/work/shared/testdata/ofd-real")

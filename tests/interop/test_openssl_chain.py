@@ -13,62 +13,22 @@ either success (a fixed OpenSSL) or exactly that known failure.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 from asn1crypto import crl, pem, x509
 
-from tests.test_ca_x509 import LEAF_KINDS, SUBJECTS, issue
+from tests.pki import BASE, LEAF_KINDS, SUBJECTS, issue
+from tests.tools import DISTID, OpenSSL
+from tests.tools import hex_serial as _hex_serial
 from trustsvc.ca.profiles import ProfileKind
 from trustsvc.ca.x509 import RevocationReason, RevokedEntry, build_crl
 from trustsvc.keys.algorithms import KeyAlgorithm
 
 pytestmark = pytest.mark.interop
-
-REQUIRE_INTEROP = os.environ.get("TRUSTSVC_REQUIRE_INTEROP") == "1"
-DISTID = "distid:1234567812345678"
-BASE = "http://pki.example.cn"
-
-
-class OpenSSL:
-    def __init__(self, binary: str, workdir: Path) -> None:
-        self.binary = binary
-        self.workdir = workdir
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [self.binary, *args],
-            cwd=self.workdir,
-            capture_output=True,
-            check=False,
-            text=True,
-            encoding="utf-8",
-        )
-
-    def ok(self, *args: str) -> subprocess.CompletedProcess[str]:
-        result = self.run(*args)
-        assert result.returncode == 0, f"openssl {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-        return result
-
-    def write(self, name: str, data: bytes) -> str:
-        (self.workdir / name).write_bytes(data)
-        return name
-
-
-@pytest.fixture
-def openssl(tmp_path: Path) -> OpenSSL:
-    binary = shutil.which("openssl")
-    if binary is None:
-        if REQUIRE_INTEROP:
-            pytest.fail("openssl CLI not found on PATH (TRUSTSVC_REQUIRE_INTEROP=1)")
-        pytest.skip("openssl CLI not found on PATH")
-    return OpenSSL(binary, tmp_path)
 
 
 class Pki:
@@ -254,11 +214,6 @@ def _crls(pki: Pki) -> tuple[x509.Certificate, bytes, bytes, int]:
         ca_name="issuing",
     )
     return pki.issuing.certificate, full.dump(), delta.dump(), revoked
-
-
-def _hex_serial(serial: int) -> str:
-    digits = f"{serial:X}"
-    return digits if len(digits) % 2 == 0 else "0" + digits
 
 
 def test_openssl_verifies_ecdsa_crl_and_lists_revoked_serial_with_reason(

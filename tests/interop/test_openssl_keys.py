@@ -6,8 +6,6 @@ every SM2 command here passes ``distid:1234567812345678`` explicitly, and two te
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from asn1crypto import csr, x509
 from asn1crypto import keys as asn1_keys
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from tests.tools import DISTID, require_tool
 from trustsvc import errors
 from trustsvc.keys.algorithms import SignatureAlgorithm, signature_algorithm_of
 from trustsvc.keys.encoding import dump_private_key, dump_public_key, load_private_key, load_public_key
@@ -24,9 +23,6 @@ from trustsvc.keys.sm2 import SM2PrivateKey
 
 pytestmark = pytest.mark.interop
 
-# Read at import: the autouse fixture in conftest clears TRUSTSVC_* variables before each test runs.
-REQUIRE_INTEROP = os.environ.get("TRUSTSVC_REQUIRE_INTEROP") == "1"
-DISTID = "distid:1234567812345678"
 PASSWORD = "s3cret pass"
 DATA = "证照数据 licence payload\n".encode()
 
@@ -56,7 +52,7 @@ KIND_OF = {
 
 
 class OpenSSL:
-    """The openssl binary, run in one temporary directory."""
+    """The openssl binary, run in one temporary directory (bytes output, unlike tests.tools.OpenSSL)."""
 
     def __init__(self, binary: str, workdir: Path) -> None:
         self.binary = binary
@@ -89,12 +85,8 @@ class OpenSSL:
 
 @pytest.fixture
 def openssl(tmp_path: Path) -> OpenSSL:
-    binary = shutil.which("openssl")
-    if binary is None:
-        if REQUIRE_INTEROP:
-            pytest.fail("openssl CLI not found on PATH (TRUSTSVC_REQUIRE_INTEROP=1)")
-        pytest.skip("openssl CLI not found on PATH")
-    return OpenSSL(binary, tmp_path)
+    """This module's bytes-mode runner; overrides the shared (text-mode) ``openssl`` fixture of conftest."""
+    return OpenSSL(require_tool("openssl"), tmp_path)
 
 
 def _our_key(kind: str):

@@ -19,15 +19,13 @@ Two things about ``openssl ocsp`` shape these tests:
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from asn1crypto import cms, ocsp, pem, tsp, x509
 
-from tests.interop.test_openssl_chain import DISTID, REQUIRE_INTEROP, OpenSSL
-from tests.test_ca_x509 import issue
+from tests.pki import issue
+from tests.tools import DISTID, OpenSSL
 from trustsvc.ca.ocsp import (
     CertStatus,
     OcspErrorStatus,
@@ -55,16 +53,6 @@ pytestmark = pytest.mark.interop
 
 POLICY = "1.3.6.1.4.1.32473.1.2"
 DATA = "某市市场监督管理局\n营业执照 91110000600037341L\n".encode()
-
-
-@pytest.fixture
-def openssl(tmp_path: Path) -> OpenSSL:
-    binary = shutil.which("openssl")
-    if binary is None:
-        if REQUIRE_INTEROP:
-            pytest.fail("the `openssl` command line tool is not on PATH (TRUSTSVC_REQUIRE_INTEROP=1)")
-        pytest.skip("the `openssl` command line tool is not installed")
-    return OpenSSL(binary, tmp_path)
 
 
 class Pki:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from asn1crypto import pem as asn1_pem
 
+from tests.tools import require_tool
 from trustsvc.errors import ConfigurationError, InvalidSignature, KeyNotFound, UnsupportedAlgorithm
 from trustsvc.keys.algorithms import KeyAlgorithm, SignatureAlgorithm
 from trustsvc.keys.keystore import KeyStore, Pkcs11KeyStore, _Token
@@ -122,9 +123,7 @@ def _raw_private_key(softhsm: SoftHSM, key_id: str) -> Any:
 def openssl_verify(
     tmp: Path, spki_der: bytes, algorithm: SignatureAlgorithm, data: bytes, signature: bytes
 ) -> bool:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl CLI not found on PATH")
+    openssl = require_tool("openssl")
     tmp.mkdir(parents=True, exist_ok=True)
     pub, msg, sig = tmp / "pub.pem", tmp / "data.bin", tmp / "sig.bin"
     pub.write_bytes(asn1_pem.armor("PUBLIC KEY", spki_der))

@@ -14,12 +14,10 @@ import json
 import pytest
 from asn1crypto import pem
 
-from tests.interop.test_openssl_chain import DISTID, OpenSSL, openssl
 from tests.test_trustlist import make_pki
+from tests.tools import DISTID, OpenSSL
 from trustsvc.keys.algorithms import KeyAlgorithm
 from trustsvc.service import TrustService
-
-__all__ = ["openssl"]  # the fixture
 
 pytestmark = pytest.mark.interop
 
