@@ -745,3 +745,18 @@ def test_fuzz_resolve_stays_inside_the_package(base: str, loc: str) -> None:
     assert ".." not in path.split("/") and "." not in path.split("/") and "" not in path.split("/")
     assert "\\" not in path
     assert not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", path)  # no URL scheme or drive letter
+
+
+@needs_real_files
+def test_signature_list_not_named_by_ofd_xml_still_gives_a_free_id() -> None:
+    """Found by the fuzz test above: OFD.xml lost its Signatures pointer while Signs/Signatures.xml stayed."""
+    package = OfdPackage.read(REAL_DATA[0])
+    ofd_xml = package.files["OFD.xml"]
+    pointer = re.search(rb"<ofd:Signatures>[^<]*</ofd:Signatures>", ofd_xml)
+    assert pointer is not None
+    unpointed = package.with_files({"OFD.xml": ofd_xml.replace(pointer.group(0), b"")})
+    doc = unpointed.document(0)
+    listed = package.document(0).signatures()
+    slot = doc.next_signature_slot()
+    assert int(slot.id) > max(int(entry.id) for entry in listed)
+    unpointed.with_signature_entry(slot)

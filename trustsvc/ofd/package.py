@@ -1015,6 +1015,11 @@ class OfdDocument:
         used = {_folded(name) for name in self.package.files}
         highest = 0
         root = self._signatures_root()
+        if root is None and signatures_path in self.package.files:
+            # A list file the OFD.xml does not point at (it is about to): its IDs are taken all the same.
+            root = self.package._xml(signatures_path)
+            if local_name(root) != "Signatures":
+                raise MalformedInput(f"{signatures_path}: root element is not Signatures")
         if root is not None:
             candidates = [child_text(root, "MaxSignId") or ""]
             for entry in children(root, "Signature"):
