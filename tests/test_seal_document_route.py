@@ -402,3 +402,14 @@ def test_openapi_documents_the_route(client: FlaskClient) -> None:
     }
     assert {"200", "400", "403", "409", "413", "415"} <= set(operation["responses"])
     assert "X-Trustsvc-Es-Id" in operation["responses"]["200"]["headers"]
+
+
+@pytest.mark.parametrize("value", ["0\x1f", "1\x1c", "\x1e2"])
+def test_whole_number_fields_with_unicode_separators_are_read_not_500(value: str) -> None:
+    """Hypothesis found '0\\x1f' passing the check after strip() and then failing int(): now both strip."""
+    from werkzeug.datastructures import MultiDict
+
+    from trustsvc.routes.documents import _int, _number
+
+    assert _int(MultiDict({"page": value}), "page") == int(value.strip())
+    assert _number(MultiDict({"x": value}), "x") == float(value.strip())

@@ -138,18 +138,20 @@ def _int(fields: MultiDict[str, str], name: str) -> int | None:
     value = _optional(fields, name)
     if value is None:
         return None
-    if not _INT_RE.fullmatch(value.strip()):
+    text = value.strip()
+    if not _INT_RE.fullmatch(text):
         raise InvalidInput(f"{name} must be a whole number, not {value[:20]!r}", field=name)
-    return int(value)
+    return int(text)
 
 
 def _number(fields: MultiDict[str, str], name: str) -> float | None:
     value = _optional(fields, name)
     if value is None:
         return None
-    if not _NUMBER_RE.fullmatch(value.strip()):
+    text = value.strip()
+    if not _NUMBER_RE.fullmatch(text):
         raise InvalidInput(f"{name} must be a number of millimetres, not {value[:20]!r}", field=name)
-    return float(value)
+    return float(text)
 
 
 def _flag(fields: MultiDict[str, str], name: str) -> bool:
