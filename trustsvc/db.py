@@ -44,6 +44,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "trustsvc.auth",
     "trustsvc.ca.models",
     "trustsvc.ca.status_models",
+    "trustsvc.license.models",
     "trustsvc.seal.models",
     "trustsvc.verify.trustlist_models",
 )

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from trustsvc.ca.timestamping import TimeStampService
     from trustsvc.keys.algorithms import KeyAlgorithm
     from trustsvc.keys.keystore import KeyStore
+    from trustsvc.license.issuance import LicenceService, SealBox
     from trustsvc.seal.registry import SealRegistry
     from trustsvc.sealing import DocumentSealer
     from trustsvc.verify.engine import VerificationEngine
@@ -77,10 +78,10 @@ class InitReport:
 class TrustService:
     """The running service: ``settings``, ``engine``, ``session()``, ``keystore``, ``audit``, ``clock``.
 
-    The domain services (``ca``, ``crls``, ``ocsp``, ``tsa``, ``seals``, ``trust``, ``sealer``, ``verifier``)
-    are built on first use and kept (``cached_property``): a process that only verifies never opens the key
-    store. Two threads racing on first use may each build one; they are stateless over the database, so
-    the loser is simply dropped.
+    The domain services (``ca``, ``crls``, ``ocsp``, ``tsa``, ``seals``, ``trust``, ``sealer``, ``licences``,
+    ``verifier``) are built on first use and kept (``cached_property``): a process that only verifies never
+    opens the key store. Two threads racing on first use may each build one; they are stateless over the
+    database, so the loser is simply dropped.
     """
 
     def __init__(
@@ -312,6 +313,41 @@ class TrustService:
             clock=self.clock,
             settings=self.settings,
         )
+
+    @cached_property
+    def licences(self) -> LicenceService:
+        """E-licences: issuance at case completion (rendered, sealed, stored), revocation, signed status."""
+        from trustsvc.license.issuance import LicenceService
+
+        return LicenceService(
+            sessions=self.session,
+            read_sessions=lambda: self.session(read_only=True),
+            seals=self.seals,
+            ca=self.ca,
+            keystore=lambda: self.keystore,
+            seal=self._seal_licence,
+            audit=self.audit,
+            clock=self.clock,
+            settings=self.settings,
+        )
+
+    def _seal_licence(
+        self, data: bytes, *, format: str, es_id: str, principal: str, box: SealBox, actor: str
+    ) -> bytes:
+        # license (layer 6) may not import sealing (layer 8): issuance seals through this adapter.
+        from trustsvc.sealing import SealPlacement
+
+        page, x, y, width, height = box
+        return self.sealer.seal_document(
+            data,
+            es_id=es_id,
+            principal=principal,
+            placement=SealPlacement.box(page + 1, x, y, width, height),
+            format=format,
+            level="B-T",
+            reason="电子证照签发",
+            actor=actor,
+        ).data
 
     @property
     def fetcher(self) -> Fetcher:

@@ -1,0 +1,739 @@
+"""Licence issuance at case completion (办结出证), revocation (注销/吊销) and signed status answers.
+
+:meth:`LicenceService.issue` is the one flow behind ``POST /api/v1/licenses``:
+
+1. checks the request: ``system`` (the business system: its API key's name), ``case_id`` and
+   ``matter_code`` (1–128 / 1–64 printable characters), the licence type (unknown: InvalidInput naming
+   ``type_code``), the fields against the type's schema (:func:`~trustsvc.license.catalog.validate_fields`:
+   InvalidInput naming the field and the rule) and the holder (``holder.code`` must be a valid USCC or citizen
+   ID, as the type's holder kind asks, and equal the holder field; InvalidInput naming ``holder.code``);
+2. **idempotency**: a licence already issued for ``(system, case_id)`` is returned as stored (files unchanged,
+   ``created`` False) when the request is the same (same SM3 of its normalised matter code, type, holder
+   and fields; the seal named is not part of it, so a retry may omit ``es_id``); a *different*
+   request under a used case id is a Conflict naming ``case_id`` — a corrected case is a new version, not a
+   silent replacement;
+3. checks the issuing seal (``es_id``, or the one active seal of the type's seal kind the principal holds a
+   ``sign`` grant on): its kind must be the type's ``seal_kind``, the principal must be granted it
+   (Forbidden). The seal's organisation is the issuer (USCC and name);
+4. allocates the serial from the database (``licence_counters``, locked ``FOR UPDATE``, in its own short
+   transaction: rendering and sealing must not hold the lock) and builds the identifier;
+5. renders PDF and OFD (:func:`~trustsvc.license.render.render_licence`; the QR code points at the public
+   status URL) and seals both at the template's seal box, time-stamped (B-T), through the sealer it was given
+   (``seal``: this package sits below :mod:`trustsvc.sealing` and may not import it; the
+   :class:`~trustsvc.service.TrustService` passes an adapter). Each sealing writes its own ``seal.apply``
+   audit record, as every sealing does;
+6. stores the licence row (fields, both files and their SM3) and the ``licence.issue`` audit record in **one
+   transaction**. Two racing requests for one case: the unique constraint lets one win; the other returns
+   the winner's licence (its serial stays unused: serials are unique, not gapless).
+
+Status (:meth:`status`): ``revoked`` (stored, with 注销/吊销 and since when), ``superseded`` (a later version
+of the same licence exists; since its issuance), ``expired`` (derived from ``valid_to`` and the clock, in
+China time; since the day after ``valid_to``), else ``valid`` (since issuance). :meth:`signed_status` wraps
+it in the signed JSON envelope of seal status answers (:mod:`trustsvc.seal.status`), statement type
+``trustsvc.licence-status``, signed by the seal-maker certificate of the CA that made the issuing seal (the
+same authority that speaks for the seal's status). The free-text reason is not published.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from trustsvc.audit import AuditLog, canonical_json
+from trustsvc.ca.models import ServiceRole
+from trustsvc.config import Settings
+from trustsvc.db import Clock
+from trustsvc.errors import (
+    ConfigurationError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+)
+from trustsvc.keys.sm3 import sm3
+from trustsvc.license import citizen_id, uscc
+from trustsvc.license.catalog import Catalog, HolderKind, LicenceType, load_catalog, validate_fields
+from trustsvc.license.identifier import build, parse
+from trustsvc.license.models import (
+    MAX_CASE_ID,
+    MAX_HOLDER_NAME,
+    MAX_MATTER_CODE,
+    MAX_REASON,
+    MAX_SYSTEM,
+    Licence,
+    LicenceCounter,
+    LicenceState,
+    RevocationKind,
+    StoredLicenceState,
+)
+from trustsvc.license.render import OPEN_ENDED, licence_metadata, render_licence
+from trustsvc.seal.status import ENVELOPE_FORMAT, iso, sign_statement
+
+if TYPE_CHECKING:
+    from trustsvc.ca.authority import CertificateAuthorityService
+    from trustsvc.keys.keystore import KeyStore
+    from trustsvc.seal.registry import SealRegistry
+
+__all__ = [
+    "AUDIT_ISSUE",
+    "AUDIT_REVOKE",
+    "ENVELOPE_FORMAT",
+    "STATEMENT_TYPE",
+    "LicenceRecord",
+    "LicenceSealer",
+    "LicenceService",
+    "LicenceStatus",
+    "SealBox",
+    "china_date",
+    "parse_revocation_kind",
+    "status_statement",
+]
+
+log = logging.getLogger(__name__)
+
+AUDIT_ISSUE: Final = "licence.issue"
+AUDIT_REVOKE: Final = "licence.revoke"
+STATEMENT_TYPE: Final = "trustsvc.licence-status"
+STATEMENT_VERSION: Final = 1
+#: A status answer without nonce is re-signed at most this often (as seal status answers).
+STATUS_REFRESH_SECONDS: Final = 60
+STATUS_CACHE_ENTRIES: Final = 4096
+MAX_NONCE: Final = 64
+_NONCE_RE: Final = re.compile(r"[A-Za-z0-9_\-.=+/]{1,64}")
+_CHINA: Final = timezone(timedelta(hours=8))
+_KIND_ALIASES: Final = {
+    "注销": RevocationKind.CANCELLED,
+    "cancel": RevocationKind.CANCELLED,
+    "cancellation": RevocationKind.CANCELLED,
+    "吊销": RevocationKind.REVOKED,
+    "revoke": RevocationKind.REVOKED,
+    "revocation": RevocationKind.REVOKED,
+}
+
+SealBox = tuple[int, float, float, float, float]  # page index (0-based), x, y, w, h in mm
+
+
+class LicenceSealer(Protocol):
+    """Seals one rendered file with ``es_id`` for ``principal`` in ``box``; returns the sealed bytes."""
+
+    def __call__(
+        self, data: bytes, *, format: str, es_id: str, principal: str, box: SealBox, actor: str
+    ) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class LicenceRecord:
+    """An issued licence as stored (usable after the session has closed); ``status`` is the stored state."""
+
+    identifier: str
+    type_code: str
+    type_name: str
+    issuer_code: str
+    issuer_name: str
+    serial: str
+    version: int
+    system: str
+    case_id: str
+    matter_code: str
+    holder_name: str
+    holder_code: str
+    holder_code_type: str
+    fields: dict[str, Any]
+    status: StoredLicenceState
+    status_changed_at: datetime
+    revocation_kind: RevocationKind | None
+    reason: str | None
+    issued_on: date
+    valid_from: date
+    valid_to: date | None
+    es_id: str
+    pdf: bytes
+    pdf_sm3: str
+    ofd: bytes
+    ofd_sm3: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class LicenceStatus:
+    """The status of one licence at one moment (see the module docstring)."""
+
+    identifier: str
+    status: LicenceState
+    since: datetime
+    revocation_kind: RevocationKind | None
+    reason: str | None  # not published in the signed answer
+    type_code: str
+    issuer_code: str
+    issuer_name: str
+    valid_from: date
+    valid_to: date | None
+    superseded_by: str | None
+    pdf_sm3: str
+    ofd_sm3: str
+    es_id: str
+
+
+def china_date(moment: datetime) -> date:
+    """Return the calendar date of ``moment`` in China (UTC+8)."""
+    return moment.astimezone(_CHINA).date()
+
+
+def parse_revocation_kind(value: object) -> RevocationKind:
+    """Return the revocation kind named by ``value`` (注销/cancel, 吊销/revoke); else InvalidInput."""
+    kind = _KIND_ALIASES.get(value.strip().lower()) if isinstance(value, str) else None
+    if kind is None:
+        raise InvalidInput("kind must be 注销 (cancel) or 吊销 (revoke)", field="kind", rule="enum")
+    return kind
+
+
+def status_statement(status: LicenceStatus, *, produced_at: datetime, nonce: str | None = None) -> bytes:
+    """Return the canonical JSON statement bytes for ``status`` (what the signed answer carries)."""
+    body: dict[str, Any] = {
+        "type": STATEMENT_TYPE,
+        "version": STATEMENT_VERSION,
+        "identifier": status.identifier,
+        "status": status.status.value,
+        "since": iso(status.since),
+        "type_code": status.type_code,
+        "issuer_code": status.issuer_code,
+        "issuer_name": status.issuer_name,
+        "valid_from": status.valid_from.isoformat(),
+        "valid_to": status.valid_to.isoformat() if status.valid_to is not None else OPEN_ENDED,
+        "files": {"pdf_sm3": status.pdf_sm3, "ofd_sm3": status.ofd_sm3},
+        "produced_at": iso(produced_at),
+    }
+    if status.revocation_kind is not None and status.status is LicenceState.REVOKED:
+        body["revocation_kind"] = status.revocation_kind.value
+    if status.superseded_by is not None:
+        body["superseded_by"] = status.superseded_by
+    if nonce is not None:
+        body["nonce"] = nonce
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+class LicenceService:
+    """Issues, revokes and answers the status of e-licences (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        sessions: Callable[[], Session],
+        read_sessions: Callable[[], Session],
+        seals: SealRegistry,
+        ca: CertificateAuthorityService,
+        keystore: Callable[[], KeyStore],
+        seal: LicenceSealer,
+        audit: AuditLog,
+        clock: Clock,
+        settings: Settings,
+        catalog: Callable[[], Catalog] = load_catalog,
+    ) -> None:
+        self._sessions = sessions
+        self._read_sessions = read_sessions
+        self._seals = seals
+        self._ca = ca
+        self._keystore = keystore
+        self._seal = seal
+        self._audit = audit
+        self._clock = clock
+        self._settings = settings
+        self._catalog = catalog
+        self._answers: OrderedDict[str, tuple[tuple[Any, ...], datetime, bytes]] = OrderedDict()
+        self._answers_lock = threading.Lock()
+
+    # --- URLs ----------------------------------------------------------------------------------------
+
+    def status_url(self, identifier: str) -> str:
+        """The public status URL of a licence (what the trust list advertises and the QR code carries)."""
+        return f"{self._settings.public_base_url}/licenses/{identifier}/status"
+
+    # --- issuance ------------------------------------------------------------------------------------
+
+    def issue(
+        self,
+        system: str,
+        case_id: str,
+        matter_code: str,
+        type_code: str,
+        holder: Mapping[str, Any] | None,
+        fields: Mapping[str, Any],
+        es_id: str | None = None,
+        *,
+        principal: str,
+        actor: str | None = None,
+    ) -> tuple[LicenceRecord, bool]:
+        """Return the licence issued for ``(system, case_id)`` and whether this call made it.
+
+        ``principal`` (``apikey:<prefix>``) applies the seal and must hold its ``sign`` grant; ``actor`` is
+        who acts when not the principal. Errors: InvalidInput naming the field (``type_code``, ``case_id``,
+        ``matter_code``, ``holder.code``, ``holder.name``, ``es_id`` or a field key), Conflict (the case id
+        was used for a different request), Forbidden (no grant), NotFound (no such seal), InvalidState (the
+        seal is not usable), UpstreamUnavailable (our TSA failed).
+        """
+        system = _text(system, "system", MAX_SYSTEM)
+        case_id = _text(case_id, "case_id", MAX_CASE_ID)
+        matter_code = _text(matter_code, "matter_code", MAX_MATTER_CODE)
+        licence_type = self._type(type_code)
+        today = china_date(self._clock())
+        normal = validate_fields(licence_type, fields, today=today)
+        holder_name, holder_code = _holder(licence_type, holder, normal, today)
+        request_sm3 = sm3(
+            canonical_json(
+                {
+                    "matter_code": matter_code,
+                    "type_code": licence_type.type_code,
+                    "holder": [holder_name, holder_code],
+                    "fields": normal,
+                }
+            ).encode("utf-8")
+        ).hex()
+
+        existing = self._find_case(system, case_id)
+        if existing is not None:
+            return self._same_request(existing, request_sm3), False
+
+        seal = self._issuing_seal(licence_type, es_id, principal)
+        valid_from, valid_to = licence_type.validity.period(normal, issued_on=today)
+        serial = self._allocate_serial(licence_type.type_code, seal.org_uscc)
+        identifier = str(build(licence_type.type_code, seal.org_uscc, serial, 1))
+        rendered = render_licence(
+            licence_type,
+            normal,
+            identifier=identifier,
+            issuer_name=seal.org_name,
+            issuer_code=seal.org_uscc,
+            issue_date=today,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            verify_url=self.status_url(identifier),
+        )
+        if rendered.seal_box is None:  # the catalogue requires one; guard against a hand-made type
+            raise ConfigurationError(f"licence type {licence_type.type_code} has no seal box")
+        who = actor or principal
+        pdf = self._seal(
+            rendered.pdf,
+            format="pdf",
+            es_id=seal.es_id,
+            principal=principal,
+            box=rendered.seal_box,
+            actor=who,
+        )
+        ofd = self._seal(
+            rendered.ofd,
+            format="ofd",
+            es_id=seal.es_id,
+            principal=principal,
+            box=rendered.seal_box,
+            actor=who,
+        )
+        now = self._clock()
+        row = Licence(
+            identifier=identifier,
+            type_code=licence_type.type_code,
+            issuer_code=seal.org_uscc,
+            issuer_name=seal.org_name,
+            serial=serial,
+            version=1,
+            system=system,
+            principal=principal,
+            case_id=case_id,
+            matter_code=matter_code,
+            holder_name=holder_name,
+            holder_code=holder_code,
+            holder_code_type=licence_type.holder_code_type,
+            fields_json=canonical_json(normal),
+            request_sm3=request_sm3,
+            status=StoredLicenceState.VALID.value,
+            status_changed_at=now,
+            issued_on=today,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            es_id=seal.es_id,
+            pdf=pdf,
+            pdf_sm3=sm3(pdf).hex(),
+            ofd=ofd,
+            ofd_sm3=sm3(ofd).hex(),
+            created_at=now,
+        )
+        try:
+            with self._sessions() as session, session.begin():
+                session.add(row)
+                session.flush()
+                self._audit.append(
+                    session,
+                    actor=who,
+                    action=AUDIT_ISSUE,
+                    subject=f"licence:{identifier}",
+                    details={
+                        "identifier": identifier,
+                        "type_code": licence_type.type_code,
+                        "issuer_code": seal.org_uscc,
+                        "system": system,
+                        "principal": principal,
+                        "case_id": case_id,
+                        "matter_code": matter_code,
+                        "holder_code": holder_code,
+                        "es_id": seal.es_id,
+                        "valid_from": valid_from.isoformat(),
+                        "valid_to": valid_to.isoformat() if valid_to else None,
+                        "pdf_sm3": row.pdf_sm3,
+                        "ofd_sm3": row.ofd_sm3,
+                        "request_sm3": request_sm3,
+                    },
+                )
+        except IntegrityError:
+            # Another request for the same case won the race; its licence is the answer.
+            existing = self._find_case(system, case_id)
+            if existing is None:
+                raise
+            return self._same_request(existing, request_sm3), False
+        log.info("issued licence %s for %s case %s", identifier, system, case_id)
+        return self._record(row), True
+
+    def _type(self, type_code: object) -> LicenceType:
+        if not isinstance(type_code, str) or not type_code.strip():
+            raise InvalidInput("type_code is required: the 21-character licence type code", field="type_code")
+        try:
+            return self._catalog().get(type_code.strip())
+        except NotFound:
+            raise InvalidInput(
+                f"unknown licence type {type_code.strip()[:32]!r}", field="type_code", rule="unknown type"
+            ) from None
+
+    def _same_request(self, row: Licence, request_sm3: str) -> LicenceRecord:
+        if row.request_sm3 != request_sm3:
+            raise Conflict(
+                f"case {row.case_id!r} of {row.system} already has licence {row.identifier}, issued for "
+                "different content; a changed licence is a new version",
+                field="case_id",
+                identifier=row.identifier,
+            )
+        return self._record(row)
+
+    def _issuing_seal(self, licence_type: LicenceType, es_id: str | None, principal: str) -> Any:
+        if es_id is None:
+            candidates = self._seals.list(kind=licence_type.seal_kind, status="active", principal=principal)
+            if len(candidates) != 1:
+                raise InvalidInput(
+                    f"name the issuing seal (es_id): this caller holds {len(candidates)} active seals of "
+                    f"kind {int(licence_type.seal_kind)}",
+                    field="es_id",
+                )
+            es_id = candidates[0].es_id
+        if not isinstance(es_id, str):
+            raise InvalidInput("es_id must be text", field="es_id")
+        record = self._seals.get(es_id).seal
+        if record.kind != licence_type.seal_kind:
+            raise InvalidInput(
+                f"licence type {licence_type.type_code} is sealed with a kind {int(licence_type.seal_kind)} "
+                f"seal; {es_id} is kind {int(record.kind)}",
+                field="es_id",
+                rule="seal kind",
+            )
+        if not self._seals.is_granted(es_id, principal):
+            raise Forbidden(f"{principal} may not apply seal {es_id}")
+        return record
+
+    def _allocate_serial(self, type_code: str, issuer_code: str) -> str:
+        """Return the next serial of (type, issuer), from the locked counter row (its own transaction)."""
+        for _ in range(2):
+            with self._sessions() as session, session.begin():
+                counter = session.execute(
+                    select(LicenceCounter)
+                    .where(LicenceCounter.type_code == type_code, LicenceCounter.issuer_code == issuer_code)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                ).scalar_one_or_none()
+                if counter is not None:
+                    counter.last_serial += 1
+                    return f"{counter.last_serial:011d}"
+                try:
+                    with session.begin_nested():
+                        session.add(
+                            LicenceCounter(type_code=type_code, issuer_code=issuer_code, last_serial=1)
+                        )
+                except IntegrityError:
+                    continue  # created meanwhile by another process: lock it on the next round
+                return f"{1:011d}"
+        raise ConfigurationError("could not allocate a licence serial")  # pragma: no cover
+
+    # --- reading -------------------------------------------------------------------------------------
+
+    def get(self, identifier: str) -> LicenceRecord:
+        """Return the licence ``identifier``; InvalidInput when malformed, NotFound when unknown."""
+        with self._read_sessions() as session, session.begin():
+            return self._record(self._find(session, identifier))
+
+    def files_for(self, identifier: str, system: str) -> LicenceRecord:
+        """Return the licence with its files for the issuing ``system`` only (Forbidden for another)."""
+        record = self.get(identifier)
+        if record.system != system:
+            raise Forbidden(f"licence {record.identifier} was issued to another system")
+        return record
+
+    def _find_case(self, system: str, case_id: str) -> Licence | None:
+        with self._read_sessions() as session, session.begin():
+            return session.execute(
+                select(Licence).where(
+                    Licence.system == system, Licence.case_id == case_id, Licence.version == 1
+                )
+            ).scalar_one_or_none()
+
+    def _find(self, session: Session, identifier: str, *, lock: bool = False) -> Licence:
+        text = str(parse(identifier, allow_legacy=True))
+        query = select(Licence).where(Licence.identifier == text)
+        if lock:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        row = session.execute(query).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"no licence {text}", field="identifier")
+        return row
+
+    def _record(self, row: Licence) -> LicenceRecord:
+        try:
+            type_name = self._catalog().get(row.type_code).name
+        except NotFound:
+            type_name = ""
+        return LicenceRecord(
+            identifier=row.identifier,
+            type_code=row.type_code,
+            type_name=type_name,
+            issuer_code=row.issuer_code,
+            issuer_name=row.issuer_name,
+            serial=row.serial,
+            version=row.version,
+            system=row.system,
+            case_id=row.case_id,
+            matter_code=row.matter_code,
+            holder_name=row.holder_name,
+            holder_code=row.holder_code,
+            holder_code_type=row.holder_code_type,
+            fields=json.loads(row.fields_json),
+            status=StoredLicenceState(row.status),
+            status_changed_at=row.status_changed_at,
+            revocation_kind=RevocationKind(row.revocation_kind) if row.revocation_kind else None,
+            reason=row.reason,
+            issued_on=row.issued_on,
+            valid_from=row.valid_from,
+            valid_to=row.valid_to,
+            es_id=row.es_id,
+            pdf=row.pdf,
+            pdf_sm3=row.pdf_sm3,
+            ofd=row.ofd,
+            ofd_sm3=row.ofd_sm3,
+            created_at=row.created_at,
+        )
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    def revoke(
+        self,
+        identifier: str,
+        reason: str,
+        *,
+        kind: RevocationKind | str,
+        actor: str,
+        system: str | None = None,
+    ) -> LicenceRecord:
+        """Revoke (吊销) or cancel (注销) the licence ``identifier`` with ``reason``; audited.
+
+        With ``system`` only the issuing system may (Forbidden for another). A licence revoked already is an
+        InvalidState naming since when.
+        """
+        revocation = parse_revocation_kind(kind) if not isinstance(kind, RevocationKind) else kind
+        if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+            raise InvalidInput(f"a reason of 1 to {MAX_REASON} characters is required", field="reason")
+        reason = reason.strip()
+        now = self._clock()
+        with self._sessions() as session, session.begin():
+            row = self._find(session, identifier, lock=True)
+            if system is not None and row.system != system:
+                raise Forbidden(f"licence {row.identifier} was issued to another system")
+            if row.status == StoredLicenceState.REVOKED.value:
+                raise InvalidState(
+                    f"licence {row.identifier} is revoked ({row.revocation_kind}) since "
+                    f"{iso(row.status_changed_at)}",
+                    status=row.status,
+                    since=iso(row.status_changed_at),
+                )
+            row.status = StoredLicenceState.REVOKED.value
+            row.status_changed_at = now
+            row.revocation_kind = revocation.value
+            row.reason = reason
+            self._audit.append(
+                session,
+                actor=actor,
+                action=AUDIT_REVOKE,
+                subject=f"licence:{row.identifier}",
+                details={"identifier": row.identifier, "kind": revocation.value, "reason": reason},
+            )
+            session.flush()
+            record = self._record(row)
+        log.info("licence %s: %s", record.identifier, revocation.value)
+        return record
+
+    # --- status --------------------------------------------------------------------------------------
+
+    def status(self, identifier: str) -> LicenceStatus:
+        """Return the status of the licence ``identifier`` now (see the module docstring)."""
+        now = self._clock()
+        with self._read_sessions() as session, session.begin():
+            row = self._find(session, identifier)
+            later = session.execute(
+                select(Licence.identifier, Licence.created_at)
+                .where(
+                    Licence.type_code == row.type_code,
+                    Licence.issuer_code == row.issuer_code,
+                    Licence.serial == row.serial,
+                    Licence.version > row.version,
+                )
+                .order_by(Licence.version)
+                .limit(1)
+            ).first()
+            record = self._record(row)
+        superseded_by = later[0] if later is not None else None
+        kind = record.revocation_kind
+        if record.status is StoredLicenceState.REVOKED:
+            state, since = LicenceState.REVOKED, record.status_changed_at
+        elif later is not None:
+            state, since = LicenceState.SUPERSEDED, later[1]
+        elif record.valid_to is not None and china_date(now) > record.valid_to:
+            state = LicenceState.EXPIRED
+            since = datetime.combine(record.valid_to + timedelta(days=1), time(), _CHINA).astimezone(UTC)
+        else:
+            state, since = LicenceState.VALID, record.status_changed_at
+        return LicenceStatus(
+            identifier=record.identifier,
+            status=state,
+            since=since,
+            revocation_kind=kind,
+            reason=record.reason,
+            type_code=record.type_code,
+            issuer_code=record.issuer_code,
+            issuer_name=record.issuer_name,
+            valid_from=record.valid_from,
+            valid_to=record.valid_to,
+            superseded_by=superseded_by,
+            pdf_sm3=record.pdf_sm3,
+            ofd_sm3=record.ofd_sm3,
+            es_id=record.es_id,
+        )
+
+    def signed_status(self, identifier: str, *, nonce: str | None = None) -> tuple[bytes, datetime]:
+        """Return the signed status answer of ``identifier`` (JSON bytes) and the time it was produced.
+
+        Without ``nonce`` an answer made less than :data:`STATUS_REFRESH_SECONDS` ago is reused while nothing
+        in it changed; with one (as for seal status answers) a fresh answer carrying it is signed.
+        """
+        if nonce is not None and not _NONCE_RE.fullmatch(nonce):
+            raise InvalidInput(
+                f"a nonce is 1 to {MAX_NONCE} characters of A-Z a-z 0-9 _ - . = + /", field="nonce"
+            )
+        current = self.status(identifier)
+        now = self._clock().astimezone(UTC).replace(microsecond=0)
+        key = (current.status, current.since, current.superseded_by)
+        if nonce is None:
+            with self._answers_lock:
+                cached = self._answers.get(current.identifier)
+            fresh = cached is not None and cached[0] == key
+            if (
+                cached is not None
+                and fresh
+                and timedelta(0) <= now - cached[1] < timedelta(seconds=STATUS_REFRESH_SECONDS)
+            ):
+                return cached[2], cached[1]
+        maker_ca = self._seals.status(current.es_id).maker_ca
+        maker = self._ca.service_certificate(ServiceRole.SEAL_MAKER, maker_ca)
+        if maker.key_id is None:
+            raise ConfigurationError(f"the seal-maker certificate of {maker_ca} has no key in the key store")
+        signer = self._keystore().signer(maker.key_id)
+        payload = status_statement(current, produced_at=now, nonce=nonce)
+        answer = sign_statement(payload, signer, (maker.der, self._ca.ca(maker_ca).certificate_der))
+        if nonce is None:
+            with self._answers_lock:
+                self._answers[current.identifier] = (key, now, answer)
+                self._answers.move_to_end(current.identifier)
+                while len(self._answers) > STATUS_CACHE_ENTRIES:
+                    self._answers.popitem(last=False)
+        return answer, now
+
+    def count(self) -> int:
+        """Return how many licence versions are stored."""
+        with self._read_sessions() as session, session.begin():
+            return int(session.execute(select(func.count(Licence.id))).scalar_one())
+
+
+# --- request checks ------------------------------------------------------------------------------------
+
+
+def _text(value: object, field: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{field} is required", field=field, rule="required")
+    value = value.strip()
+    if len(value) > limit or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise InvalidInput(
+            f"{field}: at most {limit} characters without control characters", field=field, rule="format"
+        )
+    return value
+
+
+def _holder(
+    licence_type: LicenceType, holder: Mapping[str, Any] | None, fields: Mapping[str, Any], today: date
+) -> tuple[str, str]:
+    """Return (holder name, holder code): the code is the type's holder field; ``holder`` may restate it."""
+    code = str(fields[licence_type.holder_field])
+    name = licence_metadata(
+        licence_type,
+        fields,
+        identifier="",
+        issuer_name="",
+        issuer_code="",
+        issue_date=today,
+        valid_from=today,
+        valid_to=None,
+    )["CZZT"]
+    if holder is None:
+        return name[:MAX_HOLDER_NAME], code
+    if not isinstance(holder, Mapping):
+        raise InvalidInput("holder must be an object: {name, code}", field="holder", rule="type")
+    unknown = sorted(str(k) for k in holder if k not in ("name", "code", "code_type"))
+    if unknown:
+        raise InvalidInput(f"holder.{unknown[0]} is not a holder field", field=f"holder.{unknown[0]}")
+    given = holder.get("code")
+    if given is not None:
+        if not isinstance(given, str):
+            raise InvalidInput("holder.code must be text", field="holder.code", rule="type")
+        if licence_type.holder_kind is HolderKind.ORGANISATION:
+            given = uscc.validate(given, field="holder.code")
+        else:
+            given = citizen_id.validate(given.strip().upper(), today=today, field="holder.code").number
+        if given != code:
+            raise InvalidInput(
+                f"holder.code {given} is not the licence's {licence_type.holder_field} {code}",
+                field="holder.code",
+                rule="holder mismatch",
+            )
+    code_type = holder.get("code_type")
+    if code_type is not None and code_type != licence_type.holder_code_type:
+        raise InvalidInput(
+            f"holder.code_type of this licence type is {licence_type.holder_code_type}",
+            field="holder.code_type",
+            rule="enum",
+        )
+    given_name = holder.get("name")
+    if given_name is not None:
+        name = _text(given_name, "holder.name", MAX_HOLDER_NAME)
+    return name[:MAX_HOLDER_NAME], code
