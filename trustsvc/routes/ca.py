@@ -22,8 +22,9 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from trustsvc.auth import Role
 from trustsvc.ca.authority import parse_reason, reason_name
 from trustsvc.ca.models import IssuedCertificate, parse_serial
-from trustsvc.errors import InvalidInput, UnsupportedMediaType
+from trustsvc.errors import InvalidInput
 from trustsvc.routes.auth import current_caller, current_service, require_api_key
+from trustsvc.routes.body import json_object, required_string
 
 bp = Blueprint("ca", __name__)
 
@@ -85,10 +86,10 @@ def _der_response(der: bytes, mimetype: str, *, max_age: int, last_modified: dat
 @bp.post("/api/v1/certificates")
 @require_api_key(*_OPERATORS)
 def issue_certificate() -> tuple[Response, int, dict[str, str]]:
-    body = _json_object()
-    ca_name = _string(body, "ca")
-    profile = _string(body, "profile")
-    csr = _string(body, "csr")
+    body = json_object()
+    ca_name = required_string(body, "ca")
+    profile = required_string(body, "profile")
+    csr = required_string(body, "csr")
     subject = body.get("subject")
     if subject is not None and not isinstance(subject, dict):
         raise InvalidInput("subject must be an object of attribute values")
@@ -109,8 +110,8 @@ def get_certificate(ca: str, serial: str) -> Response:
 @bp.post("/api/v1/certificates/<ca>/<serial>/revoke")
 @require_api_key(*_OPERATORS)
 def revoke_certificate(ca: str, serial: str) -> Response:
-    body = _json_object(optional=True)
-    reason = parse_reason(_string(body, "reason", default="unspecified"))
+    body = json_object(optional=True)
+    reason = parse_reason(required_string(body, "reason", default="unspecified"))
     invalidity = body.get("invalidity_date")
     if invalidity is not None and not isinstance(invalidity, str):
         raise InvalidInput("invalidity_date must be an ISO 8601 date-time string")
@@ -160,26 +161,6 @@ def _certificate_json(ca_name: str, issued: IssuedCertificate) -> dict[str, Any]
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _json_object(*, optional: bool = False) -> dict[str, Any]:
-    if optional and not request.get_data():
-        return {}
-    if not request.is_json:
-        raise UnsupportedMediaType("send a JSON body (Content-Type: application/json)")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
-    return body
-
-
-def _string(body: dict[str, Any], name: str, *, default: str | None = None) -> str:
-    value = body.get(name, default)
-    if value is None:
-        raise InvalidInput(f"{name} is required")
-    if not isinstance(value, str) or not value:
-        raise InvalidInput(f"{name} must be a non-empty string")
-    return value
 
 
 def _datetime(text: str) -> datetime:

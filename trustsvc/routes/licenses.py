@@ -27,9 +27,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from trustsvc.auth import Role
-from trustsvc.errors import InvalidInput, UnsupportedMediaType
+from trustsvc.errors import InvalidInput
 from trustsvc.license.issuance import STATUS_REFRESH_SECONDS, LicenceRecord
 from trustsvc.routes.auth import current_caller, current_service, require_api_key
+from trustsvc.routes.body import json_object
 
 bp = Blueprint("licenses", __name__)
 
@@ -68,7 +69,7 @@ def licence_status(identifier: str) -> Response:
 @bp.post("/api/v1/licenses")
 @require_api_key(Role.BUSINESS_SYSTEM.value)
 def issue_licence() -> tuple[Response, int, dict[str, str]]:
-    body = _json_object()
+    body = json_object()
     unknown = sorted(set(body) - _ISSUE_FIELDS)
     if unknown:
         raise InvalidInput(
@@ -113,7 +114,7 @@ def licence_file(identifier: str, fmt: str) -> Response:
 @bp.post("/api/v1/licenses/<identifier>/revoke")
 @require_api_key(Role.BUSINESS_SYSTEM.value, Role.ADMIN.value)
 def revoke_licence(identifier: str) -> Response:
-    body = _json_object()
+    body = json_object()
     caller = current_caller()
     record = current_service().licences.revoke(
         identifier,
@@ -167,13 +168,4 @@ def _licence_json(record: LicenceRecord, *, created: bool | None = None) -> dict
         body["reason"] = record.reason
     if created is not None:
         body["created"] = created
-    return body
-
-
-def _json_object() -> dict[str, Any]:
-    if not request.is_json:
-        raise UnsupportedMediaType("send a JSON body (Content-Type: application/json)")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
     return body

@@ -25,8 +25,9 @@ from asn1crypto import pem
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from trustsvc.auth import Role
-from trustsvc.errors import Forbidden, InvalidInput, MalformedInput, UnsupportedMediaType
+from trustsvc.errors import Forbidden, InvalidInput, MalformedInput
 from trustsvc.routes.auth import current_caller, current_service, require_api_key
+from trustsvc.routes.body import json_object, optional_string, required_string
 from trustsvc.seal.models import GrantRole
 from trustsvc.seal.registry import STATUS_REFRESH_SECONDS, SealDetails, SealRecord
 
@@ -80,7 +81,7 @@ def seal_status(es_id: str) -> Response:
 @bp.post("/api/v1/seals")
 @require_api_key(*_ADMINS)
 def create_seal() -> tuple[Response, int, dict[str, str]]:
-    body = _json_object()
+    body = json_object()
     unknown = sorted(set(body) - _CREATE_FIELDS)
     if unknown:
         raise InvalidInput(
@@ -96,13 +97,13 @@ def create_seal() -> tuple[Response, int, dict[str, str]]:
     if not isinstance(kind, str | int) or isinstance(kind, bool):
         raise InvalidInput("kind is required: a code (4) or name (contract)")
     made = current_service().seals.create_seal(
-        _string(body, "org_uscc"),
-        _string(body, "org_name"),
+        required_string(body, "org_uscc"),
+        required_string(body, "org_name"),
         kind,
-        _optional_string(body, "name"),
+        optional_string(body, "name"),
         actor=current_caller().actor,
         signer_cert=_certificate(body.get("signer_certificate")),
-        department=_optional_string(body, "department"),
+        department=optional_string(body, "department"),
         validity_days=_optional_int(body, "validity_days"),
         cert_list_type=_optional_int(body, "cert_list_type") or 1,
         picture=picture,
@@ -115,7 +116,7 @@ def create_seal() -> tuple[Response, int, dict[str, str]]:
 @bp.post("/api/v1/seals/<es_id>/suspend")
 @require_api_key(*_ADMINS)
 def suspend_seal(es_id: str) -> Response:
-    reason = _string(_json_object(), "reason")
+    reason = required_string(json_object(), "reason")
     return jsonify(
         _details_json(current_service().seals.suspend(es_id, reason, actor=current_caller().actor))
     )
@@ -124,25 +125,25 @@ def suspend_seal(es_id: str) -> Response:
 @bp.post("/api/v1/seals/<es_id>/resume")
 @require_api_key(*_ADMINS)
 def resume_seal(es_id: str) -> Response:
-    reason = _optional_string(_json_object(optional=True), "reason")
+    reason = optional_string(json_object(optional=True), "reason")
     return jsonify(_details_json(current_service().seals.resume(es_id, reason, actor=current_caller().actor)))
 
 
 @bp.post("/api/v1/seals/<es_id>/revoke")
 @require_api_key(*_ADMINS)
 def revoke_seal(es_id: str) -> Response:
-    reason = _string(_json_object(), "reason")
+    reason = required_string(json_object(), "reason")
     return jsonify(_details_json(current_service().seals.revoke(es_id, reason, actor=current_caller().actor)))
 
 
 @bp.post("/api/v1/seals/<es_id>/grants")
 @require_api_key(*_ADMINS)
 def grant_seal(es_id: str) -> Response:
-    body = _json_object()
+    body = json_object()
     details = current_service().seals.grant(
         es_id,
-        _string(body, "principal"),
-        _string(body, "role", default=GrantRole.SIGN.value),
+        required_string(body, "principal"),
+        required_string(body, "role", default=GrantRole.SIGN.value),
         actor=current_caller().actor,
     )
     return jsonify(_details_json(details))
@@ -159,12 +160,12 @@ def revoke_seal_grant(es_id: str, principal: str) -> Response:
 @bp.post("/api/v1/seals/<es_id>/signers")
 @require_api_key(*_ADMINS)
 def add_seal_signer(es_id: str) -> Response:
-    body = _json_object(optional=True)
+    body = json_object(optional=True)
     details = current_service().seals.add_signer(
         es_id,
         actor=current_caller().actor,
         signer_cert=_certificate(body.get("certificate")),
-        department=_optional_string(body, "department"),
+        department=optional_string(body, "department"),
     )
     return jsonify(_details_json(details))
 
@@ -323,35 +324,6 @@ def _details_json(details: SealDetails, *, picture: bool = False) -> dict[str, A
         for e in details.events
     ]
     return body
-
-
-def _json_object(*, optional: bool = False) -> dict[str, Any]:
-    if optional and not request.get_data():
-        return {}
-    if not request.is_json:
-        raise UnsupportedMediaType("send a JSON body (Content-Type: application/json)")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
-    return body
-
-
-def _string(body: dict[str, Any], name: str, *, default: str | None = None) -> str:
-    value = body.get(name, default)
-    if value is None:
-        raise InvalidInput(f"{name} is required")
-    if not isinstance(value, str) or not value:
-        raise InvalidInput(f"{name} must be a non-empty string")
-    return value
-
-
-def _optional_string(body: dict[str, Any], name: str) -> str | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be a string")
-    return value
 
 
 def _optional_int(body: dict[str, Any], name: str) -> int | None:

@@ -22,8 +22,9 @@ from asn1crypto import pem
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from trustsvc.auth import Role
-from trustsvc.errors import InvalidInput, UnsupportedMediaType
+from trustsvc.errors import InvalidInput
 from trustsvc.routes.auth import current_caller, current_service, require_api_key
+from trustsvc.routes.body import json_object, required_string
 from trustsvc.verify.trustlist import DEFAULT_HIERARCHY, ImportResult, Pin, Publication
 
 bp = Blueprint("trustlist", __name__)
@@ -97,15 +98,15 @@ def get_trust_list(name: str) -> Response:
 @bp.post("/api/v1/trust-lists")
 @require_api_key(*_ADMINS)
 def import_trust_list() -> tuple[Response, int, dict[str, str]]:
-    body = _json_object()
-    name = _string(body, "name")
+    body = json_object()
+    name = required_string(body, "name")
     pin = _pin(body)
     url, document = body.get("url"), body.get("document")
     if (url is None) == (document is None):
         raise InvalidInput("give either url or document")
     trust, actor = current_service().trust, current_caller().actor
     if url is not None:
-        result = trust.import_url(name, _string(body, "url"), pin=pin, actor=actor)
+        result = trust.import_url(name, required_string(body, "url"), pin=pin, actor=actor)
     else:
         if isinstance(document, dict):
             data = json.dumps(document).encode("utf-8")
@@ -155,19 +156,3 @@ def _pin(body: dict[str, Any]) -> Pin:
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _json_object() -> dict[str, Any]:
-    if not request.is_json:
-        raise UnsupportedMediaType("send a JSON body (Content-Type: application/json)")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
-    return body
-
-
-def _string(body: dict[str, Any], name: str) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or not value:
-        raise InvalidInput(f"{name} must be a non-empty string")
-    return value
