@@ -68,13 +68,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import http.client
 import json
 import logging
 import re
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -115,6 +111,7 @@ from trustsvc.keys.signer import Signer
 from trustsvc.keys.signer import verify as verify_signature
 from trustsvc.keys.sm2 import DEFAULT_SM2_ID
 from trustsvc.keys.sm3 import sm3
+from trustsvc.verify.status import HttpFetcher, StatusUnavailable
 from trustsvc.verify.trustlist_models import (
     MAX_CODE,
     MAX_LIST_NAME,
@@ -175,7 +172,6 @@ CLOCK_SKEW: Final = timedelta(minutes=5)
 #: init_signers issues a new signer certificate when the current one expires within this time.
 SIGNER_RENEW_BEFORE: Final = timedelta(days=30)
 PUBLISH_ATTEMPTS: Final = 5
-USER_AGENT: Final = "trustsvc-trust-list-fetch/1"
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
@@ -661,23 +657,6 @@ def entry_from_json(item: Mapping[str, Any], source: AnchorSource) -> Entry:
 Fetcher = Callable[[str], bytes]
 
 
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    max_redirections = MAX_REDIRECTS
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: Any,
-        code: int,
-        msg: str,
-        headers: Any,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        if urlsplit(newurl).scheme not in ("http", "https"):
-            raise urllib.error.URLError(f"redirect to a non-HTTP URL refused: {newurl[:100]}")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
 def check_source_url(url: str) -> str:
     """Return ``url`` if it is an http(s) URL a list may be fetched from; InvalidInput otherwise."""
     parts = urlsplit(url)
@@ -693,33 +672,10 @@ def http_fetch(url: str, *, timeout: float = FETCH_TIMEOUT, max_bytes: int = MAX
     limit — raises TrustListFetchFailed naming the URL and the reason.
     """
     check_source_url(url)
-    opener = urllib.request.build_opener(_HttpOnlyRedirects())
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above and on every redirect
-        url, headers={"Accept": "application/json", "User-Agent": USER_AGENT}
-    )
-    deadline = time.monotonic() + timeout
-    chunks: list[bytes] = []
-    size = 0
     try:
-        with opener.open(request, timeout=timeout) as response:
-            if response.status != 200:
-                raise TrustListFetchFailed(f"{url}: HTTP {response.status}")
-            while chunk := response.read(64 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise TrustListFetchFailed(f"{url}: the answer is larger than {max_bytes} bytes")
-                if time.monotonic() > deadline:
-                    raise TrustListFetchFailed(f"{url}: no complete answer within {timeout:g} s")
-                chunks.append(chunk)
-    except TrustListFetchFailed:
-        raise
-    except urllib.error.HTTPError as exc:
-        raise TrustListFetchFailed(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except urllib.error.URLError as exc:
-        raise TrustListFetchFailed(f"{url}: {exc.reason}") from None
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        raise TrustListFetchFailed(f"{url}: {type(exc).__name__}: {exc}") from None
-    return b"".join(chunks)
+        return HttpFetcher(timeout=timeout, max_bytes=max_bytes)(url)
+    except StatusUnavailable as exc:
+        raise TrustListFetchFailed(exc.detail) from None
 
 
 # --- the service ---------------------------------------------------------------------------------
