@@ -20,8 +20,7 @@ answer. An unknown identifier is a 404 problem, a malformed one a 400 naming the
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -31,6 +30,7 @@ from trustsvc.errors import InvalidInput
 from trustsvc.license.issuance import STATUS_REFRESH_SECONDS, LicenceRecord
 from trustsvc.routes.auth import current_caller, current_service, require_api_key
 from trustsvc.routes.body import json_object
+from trustsvc.routes.signed_answers import signed_answer_response
 
 bp = Blueprint("licenses", __name__)
 
@@ -45,22 +45,11 @@ _FILES = {"pdf": "application/pdf", "ofd": "application/ofd"}
 @bp.get("/api/v1/licenses/<identifier>/status")
 def licence_status(identifier: str) -> Response:
     nonce = request.args.get("nonce")
-    answer, produced = current_service().licences.signed_status(identifier, nonce=nonce)
-    response = Response(answer, mimetype="application/json")
-    if nonce is not None:
-        response.cache_control.no_store = True
-        return response
-    etag = hashlib.sha256(answer).hexdigest()[:32]
-    response.set_etag(etag)
-    response.cache_control.public = True
-    age = current_service().clock() - produced
-    response.cache_control.max_age = max(0, STATUS_REFRESH_SECONDS - int(age / timedelta(seconds=1)))
-    response.last_modified = produced
-    if request.if_none_match.contains(etag):
-        response.status_code = 304
-        response.set_data(b"")
-        response.headers.pop("Content-Type", None)
-    return response
+    service = current_service()
+    answer, produced = service.licences.signed_status(identifier, nonce=nonce)
+    return signed_answer_response(
+        answer, produced, now=service.clock(), refresh_seconds=STATUS_REFRESH_SECONDS, nonce=nonce
+    )
 
 
 # --- issuing systems -----------------------------------------------------------------------------

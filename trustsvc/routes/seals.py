@@ -17,8 +17,7 @@ by any HTTP cache for at most :data:`~trustsvc.seal.registry.STATUS_REFRESH_SECO
 from __future__ import annotations
 
 import base64
-import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from asn1crypto import pem
@@ -28,6 +27,7 @@ from trustsvc.auth import Role
 from trustsvc.errors import Forbidden, InvalidInput, MalformedInput
 from trustsvc.routes.auth import current_caller, current_service, require_api_key
 from trustsvc.routes.body import json_object, optional_string, required_string
+from trustsvc.routes.signed_answers import signed_answer_response
 from trustsvc.seal.models import GrantRole
 from trustsvc.seal.registry import STATUS_REFRESH_SECONDS, SealDetails, SealRecord
 
@@ -57,22 +57,11 @@ _CREATE_FIELDS = frozenset(
 @bp.get("/seals/<es_id>/status")
 def seal_status(es_id: str) -> Response:
     nonce = request.args.get("nonce")
-    answer, produced = current_service().seals.signed_status(es_id, nonce=nonce)
-    response = Response(answer, mimetype="application/json")
-    if nonce is not None:
-        response.cache_control.no_store = True
-        return response
-    etag = hashlib.sha256(answer).hexdigest()[:32]
-    response.set_etag(etag)
-    response.cache_control.public = True
-    age = current_service().clock() - produced
-    response.cache_control.max_age = max(0, STATUS_REFRESH_SECONDS - int(age / timedelta(seconds=1)))
-    response.last_modified = produced
-    if request.if_none_match.contains(etag):
-        response.status_code = 304
-        response.set_data(b"")
-        response.headers.pop("Content-Type", None)
-    return response
+    service = current_service()
+    answer, produced = service.seals.signed_status(es_id, nonce=nonce)
+    return signed_answer_response(
+        answer, produced, now=service.clock(), refresh_seconds=STATUS_REFRESH_SECONDS, nonce=nonce
+    )
 
 
 # --- making and managing -------------------------------------------------------------------------
