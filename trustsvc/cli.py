@@ -916,6 +916,23 @@ def sign(
     )
 
 
+# --- e-licences ----------------------------------------------------------------------------------
+
+
+@main.group("license")
+def license_group() -> None:
+    """E-licences (电子证照): issue, change, revoke, status, export, bulk import, licence types."""
+
+
+# (license issue / show / revoke / status / import commands go here)
+
+
+# (license change / export commands go here)
+
+
+# (license type commands go here)
+
+
 @main.group()
 def trust() -> None:
     """Trust lists: export ours; import, refresh and list those of other territories."""

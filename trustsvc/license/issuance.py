@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -367,6 +368,7 @@ class LicenceService:
             ofd=ofd,
             ofd_sm3=sm3(ofd).hex(),
             created_at=now,
+            holder_token=secrets.token_urlsafe(24),
         )
         try:
             with self._sessions() as session, session.begin():

@@ -11,6 +11,14 @@
   Idempotency: ``(system, case_id, version)`` is unique, so a business system that sends the same case twice
   (a retry after a timeout, two app processes racing) gets the one licence; the database decides, not a
   process.
+  ``holder_token`` is the holder's download capability (a random URL-safe string, compared in constant
+  time): the issuing system hands the holder the download links carrying it. It is stored in clear on
+  purpose — it only opens the files stored beside it in the same row, so a reader of the database learns
+  nothing more from it. ``change_reason`` says why a version > 1 was issued (变更).
+* ``licence_types`` — licence types an administrator added (the shipped ones live in
+  ``trustsvc/data/license_types``): the type code and the JSON definition exactly as checked by
+  :func:`trustsvc.license.catalog.parse_licence_type`, who added it and when. Types are never deleted once
+  added (issued licences name them); a type code is unique across shipped and added types.
 * ``licence_counters`` — one row per (type code, issuer USCC) holding the last serial handed out. Issuance
   locks it with ``SELECT ... FOR UPDATE`` (created on first use), so serials come from the database, never
   from a process. Serials are unique, not gapless: a serial whose rendering or sealing fails stays unused.
@@ -40,6 +48,7 @@ __all__ = [
     "MAX_IDENTIFIER",
     "Licence",
     "LicenceCounter",
+    "LicenceTypeRow",
     "LicenceState",
     "RevocationKind",
     "StoredLicenceState",
@@ -51,6 +60,8 @@ MAX_MATTER_CODE = 64
 MAX_SYSTEM = 200  # as trustsvc.auth.MAX_NAME
 MAX_HOLDER_NAME = 200
 MAX_REASON = 1000
+MAX_HOLDER_TOKEN = 64
+MAX_TYPE_DEFINITION = 256 * 1024  # bytes of JSON; the shipped definitions are about 10 KiB
 
 
 class StoredLicenceState(StrEnum):
@@ -113,6 +124,22 @@ class Licence(Base):
     pdf_sm3: Mapped[str] = mapped_column(String(64))
     ofd: Mapped[bytes] = mapped_column(LargeBinary)
     ofd_sm3: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    holder_token: Mapped[str | None] = mapped_column(String(MAX_HOLDER_TOKEN), default=None)
+    change_reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class LicenceTypeRow(Base):
+    """A licence type an administrator added (its checked JSON definition)."""
+
+    __tablename__ = "licence_types"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type_code: Mapped[str] = mapped_column(String(21), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    definition: Mapped[str] = mapped_column(Text)
+    definition_sm3: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
