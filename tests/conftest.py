@@ -217,3 +217,8 @@ class CliRun:
 def run_cli(cli_env: dict[str, str]) -> CliRun:
     """Run ``trustsvc ARGS...`` in-process on the test home; returns click's Result."""
     return CliRun(cli_env)
+
+
+# The licence tests' issuing organisation (a fixture every licence test module uses); imported last because
+# tests/licences.py needs FakeClock from this module.
+from tests.licences import issuer  # noqa: E402, F401

@@ -241,7 +241,10 @@ def test_kind_codes_and_defaults() -> None:
     assert SealKind.ORGANISATION == 1 and SealKind.INVOICE == 3
     assert SealKind.ORGANISATION.info.width_mm == 42.0 and SealKind.ORGANISATION.info.star
     assert (SealKind.INVOICE.info.shape, SealKind.INVOICE.info.width_mm, SealKind.INVOICE.info.height_mm) == (
-        SealShape.OVAL, 40.0, 30.0)
+        SealShape.OVAL,
+        40.0,
+        30.0,
+    )
     assert not SealKind.INVOICE.info.star
     assert SealKind.CONTRACT.label == "合同专用章"
     assert len({k.value for k in SealKind}) == len(SealKind)

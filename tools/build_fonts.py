@@ -170,8 +170,18 @@ def sha256_file(path: Path) -> str:
 def fetch_sources(workdir: Path) -> tuple[Path, str]:
     """Download the source wheel with pip; return (directory holding the OTFs, the wheel's licence text)."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-         "--dest", str(workdir), SOURCE_PACKAGE],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--dest",
+            str(workdir),
+            SOURCE_PACKAGE,
+        ],
         check=True,
     )
     (wheel,) = workdir.glob("*.whl")
@@ -218,8 +228,14 @@ def cff_to_truetype(font: TTFont) -> None:
     maxp = font["maxp"] = newTable("maxp")
     maxp.tableVersion = 0x00010000
     maxp.maxZones = 1
-    for attr in ("maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs",
-                 "maxStackElements", "maxSizeOfInstructions"):
+    for attr in (
+        "maxTwilightPoints",
+        "maxStorage",
+        "maxFunctionDefs",
+        "maxInstructionDefs",
+        "maxStackElements",
+        "maxSizeOfInstructions",
+    ):
         setattr(maxp, attr, 0)
     maxp.maxComponentElements = max(
         (len(getattr(g, "components", None) or []) for g in glyf.glyphs.values()), default=0
@@ -245,8 +261,10 @@ def build_face(face: Face, source_dir: Path, unihan: Path, out_dir: Path) -> tup
     cmap = font.getBestCmap()
     keep, missing = character_set(unihan, cmap)
     if missing:
-        raise SystemExit(f"{face.source} lacks {len(missing)} required characters: "
-                         + "".join(chr(cp) for cp in sorted(missing)))
+        raise SystemExit(
+            f"{face.source} lacks {len(missing)} required characters: "
+            + "".join(chr(cp) for cp in sorted(missing))
+        )
     options = subset.Options()
     options.name_IDs = ["*"]
     options.name_languages = ["*"]
@@ -270,8 +288,10 @@ def licence_text(wheel_licence: str, fonts: Iterable[Path]) -> str:
     for path in fonts:
         name = TTFont(path, lazy=True)["name"]
         notice = name.getDebugName(0).replace("©", "Copyright").rstrip(".")
-        notices.append(f"{path.name} ({name.getDebugName(1)}, {name.getDebugName(5).split(';')[0]}):\n"
-                       f"{notice}, with Reserved Font Name 'Source'.\n")
+        notices.append(
+            f"{path.name} ({name.getDebugName(1)}, {name.getDebugName(5).split(';')[0]}):\n"
+            f"{notice}, with Reserved Font Name 'Source'.\n"
+        )
     head = (
         "The fonts in this folder are subsets of Noto Serif CJK SC and Noto Sans CJK SC\n"
         "(https://github.com/notofonts/noto-cjk), converted to TrueType outlines for trustsvc by\n"
@@ -284,8 +304,12 @@ def licence_text(wheel_licence: str, fonts: Iterable[Path]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source-dir", type=Path, help="directory holding the two Noto SC .otf files "
-                        "and the OFL text as LICENSE (default: download the pinned wheel with pip)")
+    parser.add_argument(
+        "--source-dir",
+        type=Path,
+        help="directory holding the two Noto SC .otf files "
+        "and the OFL text as LICENSE (default: download the pinned wheel with pip)",
+    )
     parser.add_argument("--unihan", type=Path, help="Unihan_OtherMappings.txt[.bz2] (default: unicode-data)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
@@ -301,9 +325,11 @@ def main(argv: list[str] | None = None) -> int:
         for face in FACES:
             path, chars, glyphs = build_face(face, source_dir, unihan, args.out)
             built.append(path)
-            print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: "
-                  f"{path.stat().st_size:,} bytes, {chars} characters, {glyphs} glyphs, "
-                  f"sha256 {sha256_file(path)}")
+            print(
+                f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: "
+                f"{path.stat().st_size:,} bytes, {chars} characters, {glyphs} glyphs, "
+                f"sha256 {sha256_file(path)}"
+            )
     (args.out / "OFL.txt").write_text(licence_text(wheel_licence, built), encoding="utf-8")
     return 0
 

@@ -48,8 +48,8 @@ __all__ = [
     "MAX_IDENTIFIER",
     "Licence",
     "LicenceCounter",
-    "LicenceTypeRow",
     "LicenceState",
+    "LicenceTypeRow",
     "RevocationKind",
     "StoredLicenceState",
 ]

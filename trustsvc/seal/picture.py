@@ -297,8 +297,18 @@ def _max_fitting(shape: SealShape, a: float, b: float, rim_gap: float, upto: int
     return 0
 
 
-def _horizontal(text: str, face: FontFace, box: str, *, y_top: float, height: float, char_width: float,
-                pitch: float, max_width: float, what: str) -> list[_Glyph]:
+def _horizontal(
+    text: str,
+    face: FontFace,
+    box: str,
+    *,
+    y_top: float,
+    height: float,
+    char_width: float,
+    pitch: float,
+    max_width: float,
+    what: str,
+) -> list[_Glyph]:
     """Lay ``text`` out centred on x = 0, tops at ``y_top``; condense it to ``max_width`` or refuse."""
     n = len(text)
     scale = 1.0
@@ -311,16 +321,27 @@ def _horizontal(text: str, face: FontFace, box: str, *, y_top: float, height: fl
     x0 = -(n - 1) * pitch * scale / 2
     for i, ch in enumerate(text):
         natural = _advance_ratio(ch, face) * (height if box == "em" else height / _box_ratio(face, box))
-        out.append(_Glyph(ch, face, x0 + i * pitch * scale, y_top - height / 2, height,
-                          char_width * scale / natural if natural else 1.0, 0.0, box))
+        out.append(
+            _Glyph(
+                ch,
+                face,
+                x0 + i * pitch * scale,
+                y_top - height / 2,
+                height,
+                char_width * scale / natural if natural else 1.0,
+                0.0,
+                box,
+            )
+        )
     return out
 
 
 def _serial(serial: int, *, y_top: float, height: float, digit_width: float) -> _Glyph:
     """Return the serial "(n)" as one line centred on x = 0, its digits ``digit_width`` wide."""
     digit = _advance_ratio("0", _CODE_FACE) * height / _box_ratio(_CODE_FACE, "serial")
-    return _Glyph(f"({serial})", _CODE_FACE, 0.0, y_top - height / 2, height, digit_width / digit, 0.0,
-                  "serial")
+    return _Glyph(
+        f"({serial})", _CODE_FACE, 0.0, y_top - height / 2, height, digit_width / digit, 0.0, "serial"
+    )
 
 
 def _arc_layout(spec: SealPictureSpec) -> _Layout:
@@ -363,8 +384,17 @@ def _round_centre(spec: SealPictureSpec, lay: _Layout, fit: _ArcFit) -> None:
     y = -(star_bottom + 0.07 * d) if spec.star else -0.1 * d
     if spec.seal_name:
         hn = 0.11 * d
-        lay.glyphs += _horizontal(spec.seal_name, _NAME_FACE, "em", y_top=y, height=hn, char_width=0.75 * hn,
-                                  pitch=0.86 * hn, max_width=0.5 * d, what="seal_name")
+        lay.glyphs += _horizontal(
+            spec.seal_name,
+            _NAME_FACE,
+            "em",
+            y_top=y,
+            height=hn,
+            char_width=0.75 * hn,
+            pitch=0.86 * hn,
+            max_width=0.5 * d,
+            what="seal_name",
+        )
         y -= hn + 0.015 * d
     if spec.serial is not None:
         hs = 0.05 * d
@@ -403,12 +433,30 @@ def _oval_centre(spec: SealPictureSpec, lay: _Layout) -> None:
     if spec.code:
         hc = 0.123 * h
         pitch = min(26.0 / 18 * w / 40, 0.72 * w / len(spec.code))
-        lay.glyphs += _horizontal(spec.code, _CODE_FACE, "code", y_top=hc / 2, height=hc,
-                                  char_width=0.9 * pitch, pitch=pitch, max_width=0.8 * w, what="seal code")
+        lay.glyphs += _horizontal(
+            spec.code,
+            _CODE_FACE,
+            "code",
+            y_top=hc / 2,
+            height=hc,
+            char_width=0.9 * pitch,
+            pitch=pitch,
+            max_width=0.8 * w,
+            what="seal code",
+        )
     if spec.seal_name:
         hn = 0.153 * h
-        lay.glyphs += _horizontal(spec.seal_name, _NAME_FACE, "em", y_top=-0.14 * h, height=hn,
-                                  char_width=0.075 * w, pitch=0.095 * w, max_width=0.55 * w, what="seal_name")
+        lay.glyphs += _horizontal(
+            spec.seal_name,
+            _NAME_FACE,
+            "em",
+            y_top=-0.14 * h,
+            height=hn,
+            char_width=0.075 * w,
+            pitch=0.095 * w,
+            max_width=0.55 * w,
+            what="seal_name",
+        )
     if spec.serial is not None:
         lay.glyphs.append(_serial(spec.serial, y_top=-0.333 * h, height=0.073 * h, digit_width=0.0425 * w))
 
@@ -433,8 +481,9 @@ def _square_layout(spec: SealPictureSpec) -> _Layout:
         x = -inner / 2 + margin + cell * (col + 0.5)
         y = inner / 2 - margin - cell * (row + 0.5)
         natural = _advance_ratio(ch, _NAME_FACE)
-        lay.glyphs.append(_Glyph(ch, _NAME_FACE, x, y, cell, (1.0 / natural) if natural else 1.0, 0.0, "em",
-                                 weight=0.035))
+        lay.glyphs.append(
+            _Glyph(ch, _NAME_FACE, x, y, cell, (1.0 / natural) if natural else 1.0, 0.0, "em", weight=0.035)
+        )
     return lay
 
 
@@ -470,8 +519,9 @@ def _glyph_image(g: _Glyph, k: float) -> Image.Image:
     cell_h = max(1, round(cell))
     img = Image.new("L", (max(1, math.ceil(advance)) + 2 * pad, cell_h + 2 * pad), 0)
     stroke = round(g.weight * min(1.0, g.width_scale) * size)  # condensed letters get thinner strokes
-    ImageDraw.Draw(img).text((pad, pad + baseline), g.char, font=font, fill=255, anchor="ls",
-                             stroke_width=stroke, stroke_fill=255)
+    ImageDraw.Draw(img).text(
+        (pad, pad + baseline), g.char, font=font, fill=255, anchor="ls", stroke_width=stroke, stroke_fill=255
+    )
     if abs(g.width_scale - 1.0) > 1e-3:
         img = img.resize((max(1, round(img.width * g.width_scale)), img.height), Image.Resampling.LANCZOS)
     if abs(g.angle) > 1e-6:
