@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from trustsvc.config import Settings
 from trustsvc.errors import PayloadTooLarge, TrustsvcError, Unauthorized
-from trustsvc.routes import ca, documents, health, licenses, seals, status, trustlist, verify
+from trustsvc.routes import ca, documents, health, license_types, licenses, seals, status, trustlist, verify
 from trustsvc.service import TrustService
 
 log = logging.getLogger("trustsvc.api")
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, *, service: TrustService | None
     app.register_blueprint(documents.bp)
     app.register_blueprint(verify.bp)
     app.register_blueprint(licenses.bp)
+    app.register_blueprint(license_types.bp)
     app.add_url_rule("/openapi.json", "openapi", _openapi)
     return app
 

@@ -933,6 +933,78 @@ def license_group() -> None:
 # (license type commands go here)
 
 
+@license_group.group("type")
+def license_type() -> None:
+    """Licence types: add one from its JSON definition, list them, show one (types are never deleted)."""
+
+
+@license_type.command("add")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@pass_ctx
+def license_type_add(obj: _Context, file: str) -> None:
+    """Add the licence type defined by FILE (JSON as the shipped ones; - is stdin); print code and name."""
+    from trustsvc.license.models import MAX_TYPE_DEFINITION
+
+    try:
+        with click.open_file(file, "rb") as stream:
+            data = stream.read(MAX_TYPE_DEFINITION + 1)  # the registry refuses more; never read a huge file
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
+    licence_type = obj.service.licence_types.add(data, actor=cli_actor())
+    click.echo(f"{licence_type.type_code} {licence_type.name}")
+
+
+@license_type.command("list")
+@pass_ctx
+def license_type_list(obj: _Context) -> None:
+    """List the licence types: shipped and added."""
+    _table(
+        ("code", "source", "holder", "name", "defining organisation"),
+        [
+            (
+                e.type_code,
+                e.source.value,
+                e.licence_type.holder_kind.value,
+                e.licence_type.name,
+                e.licence_type.defining_organisation_name,
+            )
+            for e in obj.service.licence_types.list()
+        ],
+    )
+
+
+@license_type.command("show")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="Print the definition (JSON) instead.")
+@pass_ctx
+def license_type_show(obj: _Context, code: str, as_json: bool) -> None:
+    """Show licence type CODE: names, holder, fields, validity, seal kind, where it comes from."""
+    entry = obj.service.licence_types.get(code)
+    if as_json:
+        click.echo(entry.definition)
+        return
+    t = entry.licence_type
+    validity = t.validity.kind + (f" {t.validity.years} years" if t.validity.years else "")
+    origin = entry.source.value
+    if entry.created_at is not None:
+        origin += f" by {entry.created_by} on {entry.created_at:%Y-%m-%dT%H:%M:%SZ}"
+    for label, value in (
+        ("code", t.type_code),
+        ("name", f"{t.name} ({t.name_en})"),
+        ("defined by", f"{t.defining_organisation_name} ({t.defining_organisation_uscc})"),
+        ("holder", f"{t.holder_kind.value}, field {t.holder_field}"),
+        ("validity", validity),
+        ("seal kind", f"{int(t.seal_kind)} {t.seal_kind.name.lower().replace('_', '-')}"),
+        ("source", origin),
+        ("definition SM3", entry.definition_sm3),
+    ):
+        click.echo(f"{label + ':':<16}{value}")
+    _table(
+        ("field", "type", "required", "label"),
+        [(f.key, f.type.value, "yes" if f.required else "no", f.label) for f in t.fields],
+    )
+
+
 @main.group()
 def trust() -> None:
     """Trust lists: export ours; import, refresh and list those of other territories."""

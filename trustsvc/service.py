@@ -42,9 +42,10 @@ if TYPE_CHECKING:
     from trustsvc.keys.algorithms import KeyAlgorithm
     from trustsvc.keys.keystore import KeyStore
     from trustsvc.license.issuance import LicenceService, SealBox
+    from trustsvc.license.types import LicenceTypeRegistry
     from trustsvc.seal.registry import SealRegistry
     from trustsvc.sealing import DocumentSealer
-    from trustsvc.verify.engine import VerificationEngine
+    from trustsvc.verify.engine import VerificationEngine, VerificationPolicy
     from trustsvc.verify.status import Fetcher
     from trustsvc.verify.trustlist import TrustListService
 
@@ -79,9 +80,9 @@ class TrustService:
     """The running service: ``settings``, ``engine``, ``session()``, ``keystore``, ``audit``, ``clock``.
 
     The domain services (``ca``, ``crls``, ``ocsp``, ``tsa``, ``seals``, ``trust``, ``sealer``, ``licences``,
-    ``verifier``) are built on first use and kept (``cached_property``): a process that only verifies never
-    opens the key store. Two threads racing on first use may each build one; they are stateless over the
-    database, so the loser is simply dropped.
+    ``licence_types``, ``verifier``) are built on first use and kept (``cached_property``): a process that
+    only verifies never opens the key store. Two threads racing on first use may each build one; they are
+    stateless over the database, so the loser is simply dropped.
     """
 
     def __init__(
@@ -329,6 +330,19 @@ class TrustService:
             audit=self.audit,
             clock=self.clock,
             settings=self.settings,
+            catalog=self.licence_types.catalog,
+        )
+
+    @cached_property
+    def licence_types(self) -> LicenceTypeRegistry:
+        """Licence types: the shipped ones plus those an administrator added (database; never deleted)."""
+        from trustsvc.license.types import LicenceTypeRegistry
+
+        return LicenceTypeRegistry(
+            sessions=self.session,
+            read_sessions=lambda: self.session(read_only=True),
+            audit=self.audit,
+            clock=self.clock,
         )
 
     def _seal_licence(
