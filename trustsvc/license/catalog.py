@@ -2,7 +2,8 @@
 
 Each type is one JSON file under ``trustsvc/data/license_types/``; :func:`load_catalog` reads and checks them
 all once per process. An administrator adds a type without code: :func:`add_type_from_json` checks a JSON
-document the same way and returns the :class:`LicenceType` (storing it is the database's job, later).
+document the same way and returns the :class:`LicenceType`; :mod:`trustsvc.license.types` stores added types
+in the database and serves the combined catalogue.
 
 JSON shape (every key is checked; unknown keys are refused, so a typo cannot silently drop a rule)::
 
@@ -645,8 +646,8 @@ def load_catalog(directory: Path | None = None) -> Catalog:
 def add_type_from_json(data: Mapping[str, Any] | str | bytes, catalog: Catalog | None = None) -> LicenceType:
     """Return the licence type defined by ``data`` once it is checked and its code is free in ``catalog``.
 
-    ``catalog`` defaults to the shipped one. Nothing is stored: the caller persists the type (database, later)
-    and uses ``catalog.with_type(...)``.
+    ``catalog`` defaults to the shipped one. Nothing is stored here:
+    :class:`trustsvc.license.types.LicenceTypeRegistry` persists the type and uses ``catalog.with_type(...)``.
     """
     licence_type = parse_licence_type(data)
     (catalog or load_catalog()).with_type(licence_type)
