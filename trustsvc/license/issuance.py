@@ -32,24 +32,29 @@ China time; since the day after ``valid_to``), else ``valid`` (since issuance). 
 it in the signed JSON envelope of seal status answers (:mod:`trustsvc.seal.status`), statement type
 ``trustsvc.licence-status``, signed by the seal-maker certificate of the CA that made the issuing seal (the
 same authority that speaks for the seal's status). The free-text reason is not published.
+
+:meth:`change` (变更) re-issues a licence as its next version through the same render, seal and store steps;
+:meth:`holder_download_urls` and :meth:`holder_file` are the holder's capability links (a random token per
+version); :meth:`export` streams one GB/T 36903 catalogue record per version. docs/LICENCES.md has the rules.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, and_, exists, func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from trustsvc.audit import AuditLog, canonical_json
 from trustsvc.ca.models import ServiceRole
@@ -70,6 +75,7 @@ from trustsvc.license.identifier import build, parse
 from trustsvc.license.models import (
     MAX_CASE_ID,
     MAX_HOLDER_NAME,
+    MAX_HOLDER_TOKEN,
     MAX_MATTER_CODE,
     MAX_REASON,
     MAX_SYSTEM,
@@ -85,9 +91,10 @@ from trustsvc.seal.status import ENVELOPE_FORMAT, iso, sign_statement
 if TYPE_CHECKING:
     from trustsvc.ca.authority import CertificateAuthorityService
     from trustsvc.keys.keystore import KeyStore
-    from trustsvc.seal.registry import SealRegistry
+    from trustsvc.seal.registry import SealRecord, SealRegistry
 
 __all__ = [
+    "AUDIT_CHANGE",
     "AUDIT_ISSUE",
     "AUDIT_REVOKE",
     "ENVELOPE_FORMAT",
@@ -98,7 +105,9 @@ __all__ = [
     "LicenceStatus",
     "SealBox",
     "china_date",
+    "export_line",
     "parse_revocation_kind",
+    "parse_since",
     "status_statement",
 ]
 
@@ -106,6 +115,9 @@ log = logging.getLogger(__name__)
 
 AUDIT_ISSUE: Final = "licence.issue"
 AUDIT_REVOKE: Final = "licence.revoke"
+AUDIT_CHANGE: Final = "licence.change"
+#: Licence versions read per database round trip by :meth:`LicenceService.export`.
+EXPORT_BATCH: Final = 500
 STATEMENT_TYPE: Final = "trustsvc.licence-status"
 STATEMENT_VERSION: Final = 1
 #: A status answer without nonce is re-signed at most this often (as seal status answers).
@@ -165,6 +177,8 @@ class LicenceRecord:
     ofd: bytes
     ofd_sm3: str
     created_at: datetime
+    holder_token: str | None = None  # the holder's download capability (per version); None: no links
+    change_reason: str | None = None  # why this version was issued (变更); None for version 1
 
 
 @dataclass(frozen=True)
@@ -226,7 +240,7 @@ def status_statement(status: LicenceStatus, *, produced_at: datetime, nonce: str
 
 
 class LicenceService:
-    """Issues, revokes and answers the status of e-licences (see the module docstring)."""
+    """Issues, changes, revokes, exports and answers the status of e-licences (see the module docstring)."""
 
     def __init__(
         self,
@@ -309,100 +323,35 @@ class LicenceService:
         seal = self._issuing_seal(licence_type, es_id, principal)
         valid_from, valid_to = licence_type.validity.period(normal, issued_on=today)
         serial = self._allocate_serial(licence_type.type_code, seal.org_uscc)
-        identifier = str(build(licence_type.type_code, seal.org_uscc, serial, 1))
-        rendered = render_licence(
-            licence_type,
-            normal,
-            identifier=identifier,
-            issuer_name=seal.org_name,
-            issuer_code=seal.org_uscc,
-            issue_date=today,
-            valid_from=valid_from,
-            valid_to=valid_to,
-            verify_url=self.status_url(identifier),
-        )
-        if rendered.seal_box is None:  # the catalogue requires one; guard against a hand-made type
-            raise ConfigurationError(f"licence type {licence_type.type_code} has no seal box")
-        who = actor or principal
-        pdf = self._seal(
-            rendered.pdf,
-            format="pdf",
-            es_id=seal.es_id,
-            principal=principal,
-            box=rendered.seal_box,
-            actor=who,
-        )
-        ofd = self._seal(
-            rendered.ofd,
-            format="ofd",
-            es_id=seal.es_id,
-            principal=principal,
-            box=rendered.seal_box,
-            actor=who,
-        )
-        now = self._clock()
-        row = Licence(
-            identifier=identifier,
-            type_code=licence_type.type_code,
-            issuer_code=seal.org_uscc,
-            issuer_name=seal.org_name,
+        draft = _Draft(
+            licence_type=licence_type,
+            fields=normal,
+            identifier=str(build(licence_type.type_code, seal.org_uscc, serial, 1)),
             serial=serial,
             version=1,
+            seal=seal,
             system=system,
             principal=principal,
             case_id=case_id,
             matter_code=matter_code,
             holder_name=holder_name,
             holder_code=holder_code,
-            holder_code_type=licence_type.holder_code_type,
-            fields_json=canonical_json(normal),
             request_sm3=request_sm3,
-            status=StoredLicenceState.VALID.value,
-            status_changed_at=now,
             issued_on=today,
             valid_from=valid_from,
             valid_to=valid_to,
-            es_id=seal.es_id,
-            pdf=pdf,
-            pdf_sm3=sm3(pdf).hex(),
-            ofd=ofd,
-            ofd_sm3=sm3(ofd).hex(),
-            created_at=now,
-            holder_token=secrets.token_urlsafe(24),
         )
+        who = actor or principal
+        row = self._sealed_row(draft, actor=who)
         try:
-            with self._sessions() as session, session.begin():
-                session.add(row)
-                session.flush()
-                self._audit.append(
-                    session,
-                    actor=who,
-                    action=AUDIT_ISSUE,
-                    subject=f"licence:{identifier}",
-                    details={
-                        "identifier": identifier,
-                        "type_code": licence_type.type_code,
-                        "issuer_code": seal.org_uscc,
-                        "system": system,
-                        "principal": principal,
-                        "case_id": case_id,
-                        "matter_code": matter_code,
-                        "holder_code": holder_code,
-                        "es_id": seal.es_id,
-                        "valid_from": valid_from.isoformat(),
-                        "valid_to": valid_to.isoformat() if valid_to else None,
-                        "pdf_sm3": row.pdf_sm3,
-                        "ofd_sm3": row.ofd_sm3,
-                        "request_sm3": request_sm3,
-                    },
-                )
+            self._store(row, actor=who, action=AUDIT_ISSUE, details=_audit_details(draft, row))
         except IntegrityError:
             # Another request for the same case won the race; its licence is the answer.
             existing = self._find_case(system, case_id)
             if existing is None:
                 raise
             return self._same_request(existing, request_sm3), False
-        log.info("issued licence %s for %s case %s", identifier, system, case_id)
+        log.info("issued licence %s for %s case %s", row.identifier, system, case_id)
         return self._record(row), True
 
     def _type(self, type_code: object) -> LicenceType:
@@ -472,6 +421,86 @@ class LicenceService:
                 return f"{1:011d}"
         raise ConfigurationError("could not allocate a licence serial")  # pragma: no cover
 
+    def _sealed_row(self, draft: _Draft, *, actor: str) -> Licence:
+        """Return the licence row of ``draft``: rendered to PDF and OFD, both sealed, not yet stored."""
+        rendered = render_licence(
+            draft.licence_type,
+            draft.fields,
+            identifier=draft.identifier,
+            issuer_name=draft.seal.org_name,
+            issuer_code=draft.seal.org_uscc,
+            issue_date=draft.issued_on,
+            valid_from=draft.valid_from,
+            valid_to=draft.valid_to,
+            verify_url=self.status_url(draft.identifier),
+        )
+        if rendered.seal_box is None:  # the catalogue requires one; guard against a hand-made type
+            raise ConfigurationError(f"licence type {draft.licence_type.type_code} has no seal box")
+        pdf, ofd = (
+            self._seal(
+                data,
+                format=fmt,
+                es_id=draft.seal.es_id,
+                principal=draft.principal,
+                box=rendered.seal_box,
+                actor=actor,
+            )
+            for data, fmt in ((rendered.pdf, "pdf"), (rendered.ofd, "ofd"))
+        )
+        now = self._clock()
+        return Licence(
+            identifier=draft.identifier,
+            type_code=draft.licence_type.type_code,
+            issuer_code=draft.seal.org_uscc,
+            issuer_name=draft.seal.org_name,
+            serial=draft.serial,
+            version=draft.version,
+            system=draft.system,
+            principal=draft.principal,
+            case_id=draft.case_id,
+            matter_code=draft.matter_code,
+            holder_name=draft.holder_name,
+            holder_code=draft.holder_code,
+            holder_code_type=draft.licence_type.holder_code_type,
+            fields_json=canonical_json(draft.fields),
+            request_sm3=draft.request_sm3,
+            status=StoredLicenceState.VALID.value,
+            status_changed_at=now,
+            issued_on=draft.issued_on,
+            valid_from=draft.valid_from,
+            valid_to=draft.valid_to,
+            es_id=draft.seal.es_id,
+            pdf=pdf,
+            pdf_sm3=sm3(pdf).hex(),
+            ofd=ofd,
+            ofd_sm3=sm3(ofd).hex(),
+            created_at=now,
+            holder_token=secrets.token_urlsafe(24),
+            change_reason=draft.change_reason,
+        )
+
+    def _store(
+        self,
+        row: Licence,
+        *,
+        actor: str,
+        action: str,
+        details: dict[str, Any],
+        check: Callable[[Session], None] | None = None,
+    ) -> None:
+        """Store ``row`` and its audit record in one transaction, after ``check`` passed in it.
+
+        IntegrityError: the unique constraints refused the row (a racing request won).
+        """
+        with self._sessions() as session, session.begin():
+            if check is not None:
+                check(session)
+            session.add(row)
+            session.flush()
+            self._audit.append(
+                session, actor=actor, action=action, subject=f"licence:{row.identifier}", details=details
+            )
+
     # --- reading -------------------------------------------------------------------------------------
 
     def get(self, identifier: str) -> LicenceRecord:
@@ -487,12 +516,18 @@ class LicenceService:
         return record
 
     def _find_case(self, system: str, case_id: str) -> Licence | None:
+        """Return the licence version made for ``(system, case_id)``: an issuance or a change case."""
         with self._read_sessions() as session, session.begin():
-            return session.execute(
-                select(Licence).where(
-                    Licence.system == system, Licence.case_id == case_id, Licence.version == 1
+            return (
+                session.execute(
+                    select(Licence)
+                    .where(Licence.system == system, Licence.case_id == case_id)
+                    .order_by(Licence.version)
+                    .limit(1)
                 )
-            ).scalar_one_or_none()
+                .scalars()
+                .first()
+            )
 
     def _find(self, session: Session, identifier: str, *, lock: bool = False) -> Licence:
         text = str(parse(identifier, allow_legacy=True))
@@ -537,6 +572,8 @@ class LicenceService:
             ofd=row.ofd,
             ofd_sm3=row.ofd_sm3,
             created_at=row.created_at,
+            holder_token=row.holder_token,
+            change_reason=row.change_reason,
         )
 
     # --- lifecycle -----------------------------------------------------------------------------------
@@ -587,6 +624,260 @@ class LicenceService:
         log.info("licence %s: %s", record.identifier, revocation.value)
         return record
 
+    # --- change (变更) -------------------------------------------------------------------------------
+
+    def change(
+        self,
+        identifier: str,
+        system: str,
+        case_id: str,
+        matter_code: str,
+        fields: Mapping[str, Any],
+        holder: Mapping[str, Any] | None = None,
+        *,
+        reason: str,
+        principal: str,
+        actor: str | None = None,
+        es_id: str | None = None,
+    ) -> tuple[LicenceRecord, bool]:
+        """Return the next version of licence ``identifier`` (new ``fields``) and whether this call made it.
+
+        The new version keeps the type, issuer, serial and holder code; it is validated, rendered, sealed
+        and stored as :meth:`issue` does, with ``reason`` as its change reason. ``es_id`` defaults to the
+        seal of the version changed and must belong to the same issuer. Idempotent on ``(system, case_id)``
+        like :meth:`issue`. Errors: InvalidInput (a field, ``reason``, ``holder.code`` with rule ``holder
+        change``), NotFound (no such licence), Forbidden (another system's licence), InvalidState (not the
+        latest version: names the latest; revoked: names since when), Conflict (the case id was used for
+        another request, or a concurrent change won: names the winner).
+        """
+        system = _text(system, "system", MAX_SYSTEM)
+        case_id = _text(case_id, "case_id", MAX_CASE_ID)
+        matter_code = _text(matter_code, "matter_code", MAX_MATTER_CODE)
+        reason = _reason(reason)
+        previous = self.get(identifier)
+        if previous.system != system:
+            raise Forbidden(f"licence {previous.identifier} was issued to another system")
+        licence_type = self._type(previous.type_code)
+        if not isinstance(fields, Mapping):
+            raise InvalidInput("fields is required: an object of the licence type's fields", field="fields")
+        today = china_date(self._clock())
+        normal = validate_fields(licence_type, fields, today=today)
+        if str(normal[licence_type.holder_field]) != previous.holder_code:
+            raise InvalidInput(
+                f"the holder code of licence {previous.identifier} is {previous.holder_code}; a licence for "
+                "another holder is a new licence, not a change",
+                field="holder.code",
+                rule="holder change",
+            )
+        holder_name, holder_code = _holder(licence_type, holder, normal, today)
+        request = {
+            "change_of": previous.identifier,
+            "matter_code": matter_code,
+            "holder": [holder_name, holder_code],
+            "fields": normal,
+            "reason": reason,
+        }
+        request_sm3 = sm3(canonical_json(request).encode("utf-8")).hex()
+
+        existing = self._find_case(system, case_id)
+        if existing is not None:
+            return self._same_request(existing, request_sm3), False
+        latest = self._latest_identifier(previous)
+        if latest != previous.identifier:
+            raise InvalidState(
+                f"licence {previous.identifier} is superseded: change its latest version {latest}",
+                field="identifier",
+                latest=latest,
+            )
+        if previous.status is StoredLicenceState.REVOKED:
+            raise _revoked(previous.identifier, previous.revocation_kind, previous.status_changed_at)
+
+        seal = self._issuing_seal(licence_type, es_id if es_id is not None else previous.es_id, principal)
+        if seal.org_uscc != previous.issuer_code:
+            raise InvalidInput(
+                f"seal {seal.es_id} belongs to {seal.org_uscc}; licence {previous.identifier} was issued by "
+                f"{previous.issuer_code}",
+                field="es_id",
+                rule="issuer",
+            )
+        valid_from, valid_to = licence_type.validity.period(normal, issued_on=today)
+        draft = _Draft(
+            licence_type=licence_type,
+            fields=normal,
+            identifier=str(parse(previous.identifier, allow_legacy=True).next_version()),
+            serial=previous.serial,
+            version=previous.version + 1,
+            seal=seal,
+            system=system,
+            principal=principal,
+            case_id=case_id,
+            matter_code=matter_code,
+            holder_name=holder_name,
+            holder_code=holder_code,
+            request_sm3=request_sm3,
+            issued_on=today,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            change_reason=reason,
+        )
+        who = actor or principal
+        row = self._sealed_row(draft, actor=who)
+        details = {**_audit_details(draft, row), "previous": previous.identifier, "change_reason": reason}
+
+        def still_latest(session: Session) -> None:
+            # Rendering and sealing ran outside any transaction: look again, holding the row revoke locks.
+            locked = self._find(session, previous.identifier, lock=True)
+            if locked.status == StoredLicenceState.REVOKED.value:
+                kind = RevocationKind(locked.revocation_kind) if locked.revocation_kind else None
+                raise _revoked(locked.identifier, kind, locked.status_changed_at)
+            if self._later(session, locked) is not None:
+                raise _LostRace
+
+        try:
+            self._store(row, actor=who, action=AUDIT_CHANGE, details=details, check=still_latest)
+        except (IntegrityError, _LostRace):
+            # A racing request won: the same case (its version is the answer) or another change (Conflict).
+            existing = self._find_case(system, case_id)
+            if existing is not None:
+                return self._same_request(existing, request_sm3), False
+            winner = self._latest_identifier(previous)
+            if winner == previous.identifier:
+                raise
+            raise Conflict(
+                f"licence {previous.identifier} was changed meanwhile: its latest version is {winner}",
+                field="identifier",
+                latest=winner,
+            ) from None
+        log.info(
+            "changed licence %s to %s for %s case %s", previous.identifier, row.identifier, system, case_id
+        )
+        return self._record(row), True
+
+    def _later(self, session: Session, row: Licence) -> Row[str, datetime] | None:
+        """Return (identifier, created_at) of the next stored version of ``row``'s licence, if any."""
+        return session.execute(
+            select(Licence.identifier, Licence.created_at)
+            .where(
+                Licence.type_code == row.type_code,
+                Licence.issuer_code == row.issuer_code,
+                Licence.serial == row.serial,
+                Licence.version > row.version,
+            )
+            .order_by(Licence.version)
+            .limit(1)
+        ).first()
+
+    def _latest_identifier(self, record: LicenceRecord) -> str:
+        """Return the identifier of the latest stored version of ``record``'s licence."""
+        with self._read_sessions() as session, session.begin():
+            return session.execute(
+                select(Licence.identifier)
+                .where(
+                    Licence.type_code == record.type_code,
+                    Licence.issuer_code == record.issuer_code,
+                    Licence.serial == record.serial,
+                )
+                .order_by(Licence.version.desc())
+                .limit(1)
+            ).scalar_one()
+
+    # --- holder links --------------------------------------------------------------------------------
+
+    def holder_download_urls(self, record: LicenceRecord) -> dict[str, str]:
+        """Return the holder's download links of ``record`` (``pdf``, ``ofd``); empty without a token.
+
+        The token in them is the capability: whoever has a link has the file, so the issuing system hands
+        them to the holder only. Each version has its own token.
+        """
+        if record.holder_token is None:
+            return {}
+        base = f"{self._settings.public_base_url}/licenses/{record.identifier}"
+        return {fmt: f"{base}/licence.{fmt}?token={record.holder_token}" for fmt in ("pdf", "ofd")}
+
+    def holder_file(self, identifier: str, token: str | None) -> LicenceRecord:
+        """Return the licence ``identifier`` with its files when ``token`` is its holder token.
+
+        An unknown identifier and a wrong or missing token are the same NotFound, so a guesser learns
+        nothing; a malformed identifier is InvalidInput. A revoked or superseded version stays
+        downloadable: the file is the holder's record, its status answer tells what it is worth now.
+        """
+        unknown = NotFound("no such licence file (unknown identifier or wrong token)")
+        try:
+            record = self.get(identifier)
+        except NotFound:
+            raise unknown from None
+        if (
+            not isinstance(token, str)
+            or len(token) > MAX_HOLDER_TOKEN
+            or record.holder_token is None
+            or not hmac.compare_digest(record.holder_token.encode("utf-8"), token.encode("utf-8"))
+        ):
+            raise unknown
+        return record
+
+    # --- export for the national catalogue -----------------------------------------------------------
+
+    def export(
+        self, *, since: datetime | None = None, type_code: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Return an iterator of one catalogue record per licence version, in id order (see docs/LICENCES.md).
+
+        Each record is the GB/T 36903 metadata embedded in the files plus our derived status. Rows are read
+        in batches of :data:`EXPORT_BATCH`, metadata columns only (never the files), each batch in its own
+        short read transaction. ``since`` keeps the versions created, revoked, superseded or expired at or
+        after it (a record may repeat: consumers upsert by ``ZZBS``). Arguments are checked here, before
+        the first record is read (InvalidInput naming ``since`` or ``type_code``).
+        """
+        if since is not None and (not isinstance(since, datetime) or since.utcoffset() is None):
+            raise InvalidInput("since: a date-time with its UTC offset", field="since", rule="date-time")
+        code = None if type_code is None else self._type(type_code).type_code
+        return self._export(since, code)
+
+    def _export(self, since: datetime | None, type_code: str | None) -> Iterator[dict[str, Any]]:
+        now = self._clock()
+        types: dict[str, LicenceType | None] = {}
+        last_id = 0
+        while True:
+            with self._read_sessions() as session, session.begin():
+                query = select(*_EXPORT_COLUMNS).where(Licence.id > last_id)
+                if type_code is not None:
+                    query = query.where(Licence.type_code == type_code)
+                if since is not None:
+                    query = query.where(_changed_since(since, now))
+                rows = session.execute(query.order_by(Licence.id).limit(EXPORT_BATCH)).all()
+                later = _later_versions(session, rows)
+            if not rows:
+                return
+            for row in rows:
+                key = (row.type_code, row.issuer_code, row.serial, row.version)
+                yield self._export_record(row, later.get(key), now, types)
+            last_id = rows[-1].id
+
+    def _export_record(
+        self,
+        row: Any,  # a row of _EXPORT_COLUMNS
+        later: tuple[str, datetime] | None,
+        now: datetime,
+        types: dict[str, LicenceType | None],
+    ) -> dict[str, Any]:
+        if row.type_code not in types:
+            try:
+                types[row.type_code] = self._catalog().get(row.type_code)
+            except NotFound:
+                types[row.type_code] = None
+        state, since = _derived_state(row.status, row.status_changed_at, row.valid_to, later, now)
+        return {
+            **_metadata(types[row.type_code], row),
+            "version": row.version,
+            "status": state.value,
+            "since": iso(since),
+            "revocation_kind": row.revocation_kind if state is LicenceState.REVOKED else None,
+            "superseded_by": later[0] if later is not None else None,
+            "pdf_sm3": row.pdf_sm3,
+            "ofd_sm3": row.ofd_sm3,
+            "status_url": self.status_url(row.identifier),
+        }
+
     # --- status --------------------------------------------------------------------------------------
 
     def status(self, identifier: str) -> LicenceStatus:
@@ -608,15 +899,13 @@ class LicenceService:
             record = self._record(row)
         superseded_by = later[0] if later is not None else None
         kind = record.revocation_kind
-        if record.status is StoredLicenceState.REVOKED:
-            state, since = LicenceState.REVOKED, record.status_changed_at
-        elif later is not None:
-            state, since = LicenceState.SUPERSEDED, later[1]
-        elif record.valid_to is not None and china_date(now) > record.valid_to:
-            state = LicenceState.EXPIRED
-            since = datetime.combine(record.valid_to + timedelta(days=1), time(), _CHINA).astimezone(UTC)
-        else:
-            state, since = LicenceState.VALID, record.status_changed_at
+        state, since = _derived_state(
+            record.status.value,
+            record.status_changed_at,
+            record.valid_to,
+            (later[0], later[1]) if later is not None else None,
+            now,
+        )
         return LicenceStatus(
             identifier=record.identifier,
             status=state,
@@ -676,6 +965,220 @@ class LicenceService:
         """Return how many licence versions are stored."""
         with self._read_sessions() as session, session.begin():
             return int(session.execute(select(func.count(Licence.id))).scalar_one())
+
+
+# --- change and export helpers --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """One licence version to render, seal and store: what :meth:`LicenceService.issue` and
+    :meth:`LicenceService.change` share."""
+
+    licence_type: LicenceType
+    fields: dict[str, Any]
+    identifier: str
+    serial: str
+    version: int
+    seal: SealRecord
+    system: str
+    principal: str
+    case_id: str
+    matter_code: str
+    holder_name: str
+    holder_code: str
+    request_sm3: str
+    issued_on: date
+    valid_from: date
+    valid_to: date | None
+    change_reason: str | None = None
+
+
+class _LostRace(Exception):
+    """A later version was stored while this change was being sealed."""
+
+
+def _audit_details(draft: _Draft, row: Licence) -> dict[str, Any]:
+    """Return the details an issuance or change audit record carries."""
+    return {
+        "identifier": draft.identifier,
+        "type_code": draft.licence_type.type_code,
+        "issuer_code": draft.seal.org_uscc,
+        "system": draft.system,
+        "principal": draft.principal,
+        "case_id": draft.case_id,
+        "matter_code": draft.matter_code,
+        "holder_code": draft.holder_code,
+        "es_id": draft.seal.es_id,
+        "valid_from": draft.valid_from.isoformat(),
+        "valid_to": draft.valid_to.isoformat() if draft.valid_to else None,
+        "pdf_sm3": row.pdf_sm3,
+        "ofd_sm3": row.ofd_sm3,
+        "request_sm3": draft.request_sm3,
+    }
+
+
+def _reason(value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_REASON:
+        raise InvalidInput(
+            f"a reason of 1 to {MAX_REASON} characters is required", field="reason", rule="required"
+        )
+    return value.strip()
+
+
+def _revoked(identifier: str, kind: RevocationKind | None, since: datetime) -> InvalidState:
+    kind_text = f" ({kind.value})" if kind is not None else ""
+    return InvalidState(
+        f"licence {identifier} is revoked{kind_text} since {iso(since)}: a revoked licence cannot be changed",
+        field="identifier",
+        status=StoredLicenceState.REVOKED.value,
+        since=iso(since),
+    )
+
+
+def _derived_state(
+    stored: str,
+    changed_at: datetime,
+    valid_to: date | None,
+    later: tuple[str, datetime] | None,
+    now: datetime,
+) -> tuple[LicenceState, datetime]:
+    """Return (state, since) as a status answer reports them (see the module docstring)."""
+    if stored == StoredLicenceState.REVOKED.value:
+        return LicenceState.REVOKED, changed_at
+    if later is not None:
+        return LicenceState.SUPERSEDED, later[1]
+    if valid_to is not None and china_date(now) > valid_to:
+        midnight = datetime.combine(valid_to + timedelta(days=1), time(), _CHINA)
+        return LicenceState.EXPIRED, midnight.astimezone(UTC)
+    return LicenceState.VALID, changed_at
+
+
+def parse_since(text: str | None) -> datetime | None:
+    """Return the ISO 8601 date-time ``text`` (no offset: UTC; a date alone: its midnight UTC), or None.
+
+    Outside input (query string, command line): InvalidInput naming ``since``.
+    """
+    if text is None or not text.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"since: an ISO 8601 date-time such as 2026-01-02T08:00:00Z, not {text.strip()[:40]!r}",
+            field="since",
+            rule="date-time",
+        ) from None
+    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=UTC)
+
+
+def export_line(record: Mapping[str, Any]) -> str:
+    """Return one export record as a JSON line (UTF-8 text, Chinese kept as is, newline-terminated)."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+#: What the export reads of a licence row: everything but the files.
+_EXPORT_COLUMNS: Final = (
+    Licence.id,
+    Licence.identifier,
+    Licence.type_code,
+    Licence.issuer_code,
+    Licence.issuer_name,
+    Licence.serial,
+    Licence.version,
+    Licence.holder_name,
+    Licence.holder_code,
+    Licence.holder_code_type,
+    Licence.fields_json,
+    Licence.status,
+    Licence.status_changed_at,
+    Licence.revocation_kind,
+    Licence.issued_on,
+    Licence.valid_from,
+    Licence.valid_to,
+    Licence.pdf_sm3,
+    Licence.ofd_sm3,
+    Licence.created_at,
+)
+
+
+def _changed_since(since: datetime, now: datetime) -> Any:
+    """Return the filter of versions created, revoked, superseded or expired at or after ``since``."""
+    later = aliased(Licence)
+    superseded = exists().where(
+        later.type_code == Licence.type_code,
+        later.issuer_code == Licence.issuer_code,
+        later.serial == Licence.serial,
+        later.version > Licence.version,
+        later.created_at >= since,
+    )
+    # Expired at the first midnight (China time) after valid_to; a day early at worst, never missed.
+    expired = and_(
+        Licence.valid_to.is_not(None),
+        Licence.valid_to >= china_date(since) - timedelta(days=1),
+        Licence.valid_to < china_date(now),
+    )
+    return or_(Licence.created_at >= since, Licence.status_changed_at >= since, superseded, expired)
+
+
+def _later_versions(
+    session: Session, rows: Sequence[Any]
+) -> dict[tuple[str, str, str, int], tuple[str, datetime]]:
+    """Return, for each of ``rows`` that has one, (identifier, created_at) of its licence's next version."""
+    keys = sorted({(r.type_code, r.issuer_code, r.serial) for r in rows})
+    if not keys:
+        return {}
+    versions = session.execute(
+        select(
+            Licence.type_code,
+            Licence.issuer_code,
+            Licence.serial,
+            Licence.version,
+            Licence.identifier,
+            Licence.created_at,
+        )
+        .where(tuple_(Licence.type_code, Licence.issuer_code, Licence.serial).in_(keys))
+        .order_by(Licence.version.desc())
+    ).all()
+    following: dict[tuple[str, str, str], tuple[str, datetime]] = {}
+    answer: dict[tuple[str, str, str, int], tuple[str, datetime]] = {}
+    for v in versions:  # newest first: each version's successor is the one seen just before it
+        key = (v.type_code, v.issuer_code, v.serial)
+        if key in following:
+            answer[(*key, v.version)] = following[key]
+        following[key] = (v.identifier, v.created_at)
+    return answer
+
+
+def _metadata(licence_type: LicenceType | None, row: Any) -> dict[str, str]:
+    """Return the GB/T 36903 metadata of a stored version, as embedded in its files."""
+    fields = json.loads(row.fields_json)
+    if licence_type is not None and licence_type.holder_field in fields:
+        return licence_metadata(
+            licence_type,
+            fields,
+            identifier=row.identifier,
+            issuer_name=row.issuer_name,
+            issuer_code=row.issuer_code,
+            issue_date=row.issued_on,
+            valid_from=row.valid_from,
+            valid_to=row.valid_to,
+        )
+    # A type no longer in the catalogue (or fields not of it): what the row itself says.
+    return {
+        "ZZMC": "",
+        "ZZLXDM": row.type_code,
+        "ZZBH": row.holder_code,
+        "ZZBS": row.identifier,
+        "ZZBFJG": row.issuer_name,
+        "ZZBFJGDM": row.issuer_code,
+        "ZZBFRQ": row.issued_on.isoformat(),
+        "CZZT": row.holder_name,
+        "CZZTDM": row.holder_code,
+        "CZZTDMLXDM": row.holder_code_type,
+        "ZZYXQQSRQ": row.valid_from.isoformat(),
+        "ZZYXQJZRQ": OPEN_ENDED if row.valid_to is None else row.valid_to.isoformat(),
+    }
 
 
 # --- request checks ------------------------------------------------------------------------------------

@@ -10,6 +10,14 @@ Authenticated (API key):
   system only (the API key's name that issued them; 403 for another).
 * ``POST /api/v1/licenses/<identifier>/revoke`` (business-system, the issuing system only; or admin):
   ``{"kind": "注销" | "吊销", "reason": "…"}``.
+* ``POST /api/v1/licenses/<identifier>/change`` (business-system, the issuing system only): ``{"case_id",
+  "matter_code", "fields", "holder"?, "reason", "es_id"?}`` → 201 with the next version (变更); the same
+  change case again → 200. Issuance and change answers carry ``holder_downloads``: the holder's links.
+* ``GET /api/v1/licenses/export?since=&type_code=`` (admin or auditor): every licence version's catalogue
+  record as JSON lines (``application/x-ndjson``), streamed.
+
+Public, holder capability: ``GET /licenses/<identifier>/licence.pdf|.ofd?token=…`` — the file when the token
+is the version's holder token; an unknown identifier and a wrong or missing token are the same 404.
 
 Public: ``GET /licenses/<identifier>/status`` (the path the trust list advertises) and its alias
 ``GET /api/v1/licenses/<identifier>/status`` — the signed status answer
@@ -23,11 +31,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
 
 from trustsvc.auth import Role
 from trustsvc.errors import InvalidInput
-from trustsvc.license.issuance import STATUS_REFRESH_SECONDS, LicenceRecord
+from trustsvc.license.issuance import STATUS_REFRESH_SECONDS, LicenceRecord, export_line, parse_since
 from trustsvc.routes.auth import current_caller, current_service, require_api_key
 from trustsvc.routes.body import json_object
 from trustsvc.routes.signed_answers import signed_answer_response
@@ -35,6 +43,7 @@ from trustsvc.routes.signed_answers import signed_answer_response
 bp = Blueprint("licenses", __name__)
 
 _ISSUE_FIELDS = frozenset({"case_id", "matter_code", "type_code", "holder", "fields", "es_id"})
+_CHANGE_FIELDS = frozenset({"case_id", "matter_code", "holder", "fields", "reason", "es_id"})
 _FILES = {"pdf": "application/pdf", "ofd": "application/ofd"}
 
 
@@ -52,26 +61,23 @@ def licence_status(identifier: str) -> Response:
     )
 
 
+@bp.get("/licenses/<identifier>/licence.pdf", defaults={"fmt": "pdf"})
+@bp.get("/licenses/<identifier>/licence.ofd", defaults={"fmt": "ofd"})
+def holder_licence_file(identifier: str, fmt: str) -> Response:
+    record = current_service().licences.holder_file(identifier, request.args.get("token"))
+    response = _file_response(record, fmt)
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL: never pass it on
+    return response
+
+
 # --- issuing systems -----------------------------------------------------------------------------
 
 
 @bp.post("/api/v1/licenses")
 @require_api_key(Role.BUSINESS_SYSTEM.value)
 def issue_licence() -> tuple[Response, int, dict[str, str]]:
-    body = json_object()
-    unknown = sorted(set(body) - _ISSUE_FIELDS)
-    if unknown:
-        raise InvalidInput(
-            f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(_ISSUE_FIELDS))}",
-            field=unknown[0],
-            rule="unknown field",
-        )
-    fields = body.get("fields")
-    if not isinstance(fields, dict):
-        raise InvalidInput("fields is required: an object of the licence type's fields", field="fields")
-    holder = body.get("holder")
-    if holder is not None and not isinstance(holder, dict):
-        raise InvalidInput("holder must be an object: {name, code}", field="holder", rule="type")
+    body = _request_body(_ISSUE_FIELDS)
+    fields, holder = _fields_and_holder(body)
     caller = current_caller()
     record, created = current_service().licences.issue(
         caller.name,
@@ -83,8 +89,38 @@ def issue_licence() -> tuple[Response, int, dict[str, str]]:
         body.get("es_id"),
         principal=caller.actor,
     )
-    location = url_for("licenses.licence_status", identifier=record.identifier)
-    return jsonify(_licence_json(record, created=created)), 201 if created else 200, {"Location": location}
+    return _made(record, created)
+
+
+@bp.post("/api/v1/licenses/<identifier>/change")
+@require_api_key(Role.BUSINESS_SYSTEM.value)
+def change_licence(identifier: str) -> tuple[Response, int, dict[str, str]]:
+    body = _request_body(_CHANGE_FIELDS)
+    fields, holder = _fields_and_holder(body)
+    caller = current_caller()
+    record, created = current_service().licences.change(
+        identifier,
+        caller.name,
+        body.get("case_id"),  # type: ignore[arg-type]  # checked by the service, naming the field
+        body.get("matter_code"),  # type: ignore[arg-type]
+        fields,
+        holder,
+        reason=body.get("reason"),  # type: ignore[arg-type]
+        principal=caller.actor,
+        es_id=body.get("es_id"),
+    )
+    return _made(record, created)
+
+
+@bp.get("/api/v1/licenses/export")
+@require_api_key(Role.ADMIN.value, Role.AUDITOR.value)
+def export_licences() -> Response:
+    records = current_service().licences.export(
+        since=parse_since(request.args.get("since")), type_code=request.args.get("type_code") or None
+    )
+    response = Response(stream_with_context(export_line(r) for r in records), mimetype="application/x-ndjson")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/api/v1/licenses/<identifier>/licence.pdf", defaults={"fmt": "pdf"})
@@ -92,12 +128,7 @@ def issue_licence() -> tuple[Response, int, dict[str, str]]:
 @require_api_key()
 def licence_file(identifier: str, fmt: str) -> Response:
     record = current_service().licences.files_for(identifier, current_caller().name)
-    data = record.pdf if fmt == "pdf" else record.ofd
-    response = Response(data, mimetype=_FILES[fmt])
-    response.headers["Content-Disposition"] = f'attachment; filename="{record.identifier}.{fmt}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    response.set_etag(record.pdf_sm3 if fmt == "pdf" else record.ofd_sm3)
-    return response
+    return _file_response(record, fmt)
 
 
 @bp.post("/api/v1/licenses/<identifier>/revoke")
@@ -118,6 +149,46 @@ def revoke_licence(identifier: str) -> Response:
 # --- plumbing ------------------------------------------------------------------------------------
 
 
+def _request_body(known: frozenset[str]) -> dict[str, Any]:
+    """Return the JSON body; a key not in ``known`` is a 400 naming it (a typo must not drop a value)."""
+    body = json_object()
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise InvalidInput(
+            f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+            field=unknown[0],
+            rule="unknown field",
+        )
+    return body
+
+
+def _fields_and_holder(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    fields = body.get("fields")
+    if not isinstance(fields, dict):
+        raise InvalidInput("fields is required: an object of the licence type's fields", field="fields")
+    holder = body.get("holder")
+    if holder is not None and not isinstance(holder, dict):
+        raise InvalidInput("holder must be an object: {name, code}", field="holder", rule="type")
+    return fields, holder
+
+
+def _made(record: LicenceRecord, created: bool) -> tuple[Response, int, dict[str, str]]:
+    """The issuance / change answer: the licence with the holder's links, 201 when made now, else 200."""
+    body = _licence_json(record, created=created)
+    body["holder_downloads"] = current_service().licences.holder_download_urls(record)
+    location = url_for("licenses.licence_status", identifier=record.identifier)
+    return jsonify(body), 201 if created else 200, {"Location": location}
+
+
+def _file_response(record: LicenceRecord, fmt: str) -> Response:
+    data = record.pdf if fmt == "pdf" else record.ofd
+    response = Response(data, mimetype=_FILES[fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="{record.identifier}.{fmt}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    response.set_etag(record.pdf_sm3 if fmt == "pdf" else record.ofd_sm3)
+    return response
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -129,6 +200,7 @@ def _day(value: date | None) -> str | None:
 def _licence_json(record: LicenceRecord, *, created: bool | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "identifier": record.identifier,
+        "version": record.version,
         "type_code": record.type_code,
         "type_name": record.type_name,
         "issuer_code": record.issuer_code,
@@ -155,6 +227,8 @@ def _licence_json(record: LicenceRecord, *, created: bool | None = None) -> dict
     if record.revocation_kind is not None:
         body["revocation_kind"] = record.revocation_kind.value
         body["reason"] = record.reason
+    if record.change_reason is not None:
+        body["change_reason"] = record.change_reason
     if created is not None:
         body["created"] = created
     return body
