@@ -20,6 +20,7 @@ install: $(VENV)/.installed
 
 run: install
 	$(BIN)/trustsvc init
+	$(BIN)/trustsvc demo --if-empty
 	$(BIN)/trustsvc serve --bind $(BIND)
 
 test: install

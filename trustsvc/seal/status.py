@@ -183,8 +183,13 @@ def sign_statement(payload: bytes, signer: Signer, certificates: tuple[bytes, ..
     return json.dumps(envelope, indent=2).encode("ascii") + b"\n"
 
 
-def verify_status_answer(answer: bytes, *, required_purpose: str | None = None) -> VerifiedStatus:
+def verify_status_answer(
+    answer: bytes, *, required_purpose: str | None = None, statement_type: str = STATEMENT_TYPE
+) -> VerifiedStatus:
     """Return the statement of a signed status answer after verifying its signature.
+
+    ``statement_type`` is the ``type`` the statement must have (a seal status by default; the licence
+    status answers of :mod:`trustsvc.license.issuance` use the same envelope with their own type).
 
     The signature is checked with the first certificate of the answer; with ``required_purpose`` that
     certificate must also carry this extended key usage (the seal-making OID). Whether the certificate
@@ -223,8 +228,8 @@ def verify_status_answer(answer: bytes, *, required_purpose: str | None = None) 
         body = json.loads(payload.decode("utf-8"))
     except (ValueError, UnicodeError):
         raise MalformedInput("the signed statement is not JSON") from None
-    if not isinstance(body, dict) or body.get("type") != STATEMENT_TYPE:
-        raise MalformedInput(f"the signed statement is not a {STATEMENT_TYPE}")
+    if not isinstance(body, dict) or body.get("type") != statement_type:
+        raise MalformedInput(f"the signed statement is not a {statement_type}")
     return VerifiedStatus(statement=body, certificates=certificates)
 
 
