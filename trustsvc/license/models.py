@@ -8,9 +8,9 @@
   **Expired and superseded are not stored**: expired is derived from ``valid_to`` and the clock, superseded
   from the existence of a later version of the same licence, whenever a status is asked.
 
-  Idempotency: ``(system, case_id, version)`` is unique, so a business system that sends the same case twice
-  (a retry after a timeout, two app processes racing) gets the one licence; the database decides, not a
-  process.
+  Idempotency: ``(system, case_id)`` is unique — an issuance and each change (变更) are cases of their
+  own — so a business system that sends the same case twice (a retry after a timeout, two app processes
+  racing) gets the one licence version; the database decides, not a process.
   ``holder_token`` is the holder's download capability (a random URL-safe string, compared in constant
   time): the issuing system hands the holder the download links carrying it. It is stored in clear on
   purpose — it only opens the files stored beside it in the same row, so a reader of the database learns
@@ -90,7 +90,7 @@ class RevocationKind(StrEnum):
 class Licence(Base):
     __tablename__ = "licences"
     __table_args__ = (
-        UniqueConstraint("system", "case_id", "version"),
+        UniqueConstraint("system", "case_id"),
         UniqueConstraint("type_code", "issuer_code", "serial", "version"),
         CheckConstraint("status IN ('valid', 'revoked')", name="status"),
         CheckConstraint("version BETWEEN 1 AND 999", name="version"),
