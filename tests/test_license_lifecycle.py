@@ -125,6 +125,17 @@ def test_change_issues_the_next_version_and_supersedes_the_previous(issuer: Issu
     assert details["change_reason"] == "法定代表人变更" and details["pdf_sm3"] == new.pdf_sm3
 
 
+def test_a_change_keeps_the_term_counted_from_the_first_issue(issuer: Issuer, clock: FakeClock) -> None:
+    """特种作业操作证 is valid six years from issue: a change a month later corrects content, not the term."""
+    first, _ = issuer.issue("CASE-OP", type_code=OPERATIONS, holder=None, fields=OPERATIONS_FIELDS)
+    clock.advance(timedelta(days=31))
+    changed_fields = {**OPERATIONS_FIELDS, "operation_item": "高压电工作业"}
+    new, _ = change(issuer, first.identifier, fields=changed_fields, reason="准操项目变更")
+    assert new.issued_on == first.issued_on + timedelta(days=31)
+    assert (new.valid_from, new.valid_to) == (first.valid_from, first.valid_to)
+    assert first.valid_to is not None and first.valid_to.year == first.valid_from.year + 6
+
+
 def test_the_same_change_case_twice_returns_the_same_version_and_another_request_conflicts(
     issuer: Issuer,
 ) -> None:

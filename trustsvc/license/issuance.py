@@ -700,7 +700,9 @@ class LicenceService:
                 field="es_id",
                 rule="issuer",
             )
-        valid_from, valid_to = licence_type.validity.period(normal, issued_on=today)
+        # A change corrects the content, not the term: a validity counted from the issue date (fixed years,
+        # open-ended) keeps counting from the first version's start; one taken from fields follows them.
+        valid_from, valid_to = licence_type.validity.period(normal, issued_on=previous.valid_from)
         draft = _Draft(
             licence_type=licence_type,
             fields=normal,
