@@ -385,7 +385,7 @@ class TrustService:
     def verifier(self) -> VerificationEngine:
         """The verification engine: our trust store (own CAs + imported lists), our database for the status of
         what we issued, HTTP (:attr:`fetcher`) for everybody else's."""
-        from trustsvc.verify.engine import VerificationEngine, VerificationPolicy
+        from trustsvc.verify.engine import VerificationEngine
         from trustsvc.verify.status import LocalStatusResolver
 
         return VerificationEngine(
@@ -393,8 +393,19 @@ class TrustService:
             LocalStatusResolver(self.ca, self.seals),
             self.clock,
             fetcher=self.fetcher,
-            policy=VerificationPolicy(seal_making_oid=self.settings.seal_making_oid),
+            policy=self.verification_policy(),
             max_size=self.settings.max_content_length,
+        )
+
+    def verification_policy(self) -> VerificationPolicy:
+        """The verification policy: status answers signed with the seal-making purpose, and the e-licence
+        status check (``licence_status``), our licences answered from the database."""
+        from trustsvc.verify.engine import VerificationPolicy
+        from trustsvc.verify.licence import LicenceStatusCheck
+
+        return VerificationPolicy(
+            seal_making_oid=self.settings.seal_making_oid,
+            extra_checks=(LicenceStatusCheck(lambda identifier: self.licences.status(identifier)),),
         )
 
     def warn_placeholders(self) -> list[str]:

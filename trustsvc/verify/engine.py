@@ -29,8 +29,11 @@ pipeline of small checks (STYLE.md §2), each a function returning a :class:`Che
 * ``timestamp`` — token signature and TSA chain to a ``tsa`` (or ``signer-ca``) anchor (§7.3 h); its time
   then replaces the claimed signing time. A token that cannot be used is ignored with a warning (EN 319
   102-1: an unusable time-stamp proves nothing, and fails nothing).
-* extension point — :attr:`VerificationPolicy.extra_checks`: the licence engineer adds the e-licence status
-  check there (a callable ``(SignatureContext, signing_time) -> CheckResult | None``).
+* extension point — :attr:`VerificationPolicy.extra_checks`: callables ``(SignatureContext, signing_time) ->
+  CheckResult | None``. The context carries what the signature covers (``pdf_signature`` /
+  ``ofd_signature``) and a :class:`CheckEnvironment` (this verification's trust store, time, mode, document
+  bytes, warnings, and issuers' signed answers fetched and checked like seal statuses). The e-licence status
+  check (``licence_status``, :mod:`trustsvc.verify.licence`) is one; the service installs it.
 
 A signature's indication is the worst of its checks; the document's the worst of its signatures'. A
 document without any signature is INDETERMINATE SIGNED_DATA_NOT_FOUND. Tolerated deviations of other
@@ -72,6 +75,7 @@ from trustsvc.ofd.verification import OfdSignatureCheck, check_ofd_signatures
 from trustsvc.pdf.signer import seal_from_signer_info
 from trustsvc.pdf.sm2_validation import sm2_validation_context
 from trustsvc.seal import ses
+from trustsvc.seal.status import VerifiedStatus
 from trustsvc.verify.result import (
     CheckResult,
     CheckStatus,
@@ -95,7 +99,13 @@ from trustsvc.verify.truststore import Purpose, TrustStore
 if TYPE_CHECKING:
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
-__all__ = ["SignatureContext", "VerificationEngine", "VerificationPolicy", "detect_document_format"]
+__all__ = [
+    "CheckEnvironment",
+    "SignatureContext",
+    "VerificationEngine",
+    "VerificationPolicy",
+    "detect_document_format",
+]
 
 _PDF_WINDOW: Final = 1024
 _ZIP_MAGIC: Final = (b"PK\x03\x04", b"PK\x05\x06")
@@ -149,6 +159,73 @@ class SignatureContext:
     timestamp_token: bytes | None
     location: str | None
     warnings: tuple[str, ...] = ()
+    pdf_signature: EmbeddedPdfSignature | None = None  # PDF: pyHanko's view (its signed revision)
+    ofd_signature: OfdSignatureCheck | None = None  # OFD: the checks, References included
+    environment: CheckEnvironment | None = None  # set for the extra checks
+
+
+class CheckEnvironment:
+    """What an extra check may use of the verification it runs in (one per signature).
+
+    ``store``/``now``/``lenient`` are the verification's; ``document`` its bytes; :meth:`warn` adds a
+    warning to the signature's result; :meth:`signed_answer` fetches a ``trustsvc-signed-json/1`` answer
+    through the engine's fetcher and cache and accepts it only from a certificate with the policy's
+    seal-making purpose that chains to a ``signer-ca`` anchor of one trust list (a territory).
+    """
+
+    def __init__(self, run: _Run, warnings: list[str]) -> None:
+        self._run = run
+        self._warnings = warnings
+
+    @property
+    def store(self) -> TrustStore:
+        return self._run.store
+
+    @property
+    def now(self) -> datetime:
+        return self._run.now
+
+    @property
+    def lenient(self) -> bool:
+        return self._run.lenient
+
+    @property
+    def document(self) -> bytes:
+        return self._run.data
+
+    @property
+    def document_sm3(self) -> str:
+        """Hex SM3 of the whole document (as the report's ``document.sm3``)."""
+        return self._run.document_sm3()
+
+    def memo(self, key: str, make: Callable[[], Any]) -> Any:
+        """Return ``make()``, computed once per verification for ``key`` (e.g. a parsed package)."""
+        memo = self._run.memo
+        if key not in memo:
+            memo[key] = make()
+        return memo[key]
+
+    def warn(self, text: str) -> None:
+        """Add ``text`` to the signature's warnings."""
+        self._warnings.append(text)
+
+    def note_source(self, name: str) -> None:
+        """Name ``name`` among the report's trust sources."""
+        self._run.sources.add(name)
+
+    def signed_answer(self, url: str, *, statement_type: str, list_name: str) -> VerifiedStatus:
+        """Return the verified statement at ``url``, signed for the territory of trust list ``list_name``.
+
+        StatusUnavailable (AnswerNotFound for an HTTP 404) when none can be had or its signer is not allowed.
+        """
+        run = self._run
+        return run.engine._remote.signed_answer(
+            url,
+            statement_type=statement_type,
+            trusted_signer=lambda der, certs: run.signer_of_list(der, certs, list_name),
+            required_purpose=run.engine.policy.seal_making_oid,
+            signer_name=f"a seal-maker certificate of trust list {list_name}",
+        )
 
 
 #: An extra check (extension point): gets the context and the trusted signing time; None = nothing to say.
@@ -220,7 +297,7 @@ class VerificationEngine:
         kind = detect_document_format(data)
         store = self.store(anchors)
         now = self._clock()
-        run = _Run(self, store, now, lenient)
+        run = _Run(self, store, now, lenient, data)
         if kind == "ofd":
             results = [run.ofd(i, check) for i, check in enumerate(check_ofd_signatures(data))]
         elif kind == "pdf":
@@ -257,12 +334,22 @@ def _overall(results: Iterable[SignatureResult]) -> tuple[Indication, SubIndicat
 class _Run:
     """One verification: the trust store snapshot, the time, the mode, and the checks."""
 
-    def __init__(self, engine: VerificationEngine, store: TrustStore, now: datetime, lenient: bool) -> None:
+    def __init__(
+        self, engine: VerificationEngine, store: TrustStore, now: datetime, lenient: bool, data: bytes = b""
+    ) -> None:
         self.engine = engine
         self.store = store
         self.now = now
         self.lenient = lenient
+        self.data = data
         self.sources: set[str] = set()
+        self.memo: dict[str, Any] = {}
+        self._sm3: str | None = None
+
+    def document_sm3(self) -> str:
+        if self._sm3 is None:
+            self._sm3 = sm3(self.data).hex()
+        return self._sm3
 
     # --- formats --------------------------------------------------------------------------------------
 
@@ -306,6 +393,7 @@ class _Run:
             timestamp_token=token,
             location=found.signature_xml_path,
             warnings=tuple(warnings),
+            ofd_signature=found,
         )
         # listing and validity at signing time were checked by the OFD layer against the claimed time;
         # they are re-checked here against the trusted time (a time-stamp may move it).
@@ -449,6 +537,7 @@ class _Run:
             timestamp_token=token,
             location=sig.field_name,
             warnings=tuple(warnings),
+            pdf_signature=sig,
         )
         return self.finish(context, checks, seal_checked={"seal_signature", "signer_listed"})
 
@@ -509,8 +598,9 @@ class _Run:
             checks.append(_seal_validity(seal, signing_time))
             checks.append(self.seal_status(seal, signing_time, warnings))
 
+        extra_ctx = replace(ctx, environment=CheckEnvironment(self, warnings))
         for extra in self.engine.policy.extra_checks:
-            result = extra(ctx, signing_time)
+            result = extra(extra_ctx, signing_time)
             if result is not None:
                 checks.append(result)
 
@@ -739,6 +829,20 @@ class _Run:
         text = f"the seal was {answer.state} at {_iso(answer.since)}, after the signing time {_iso(at)}"
         warnings.append(text)
         return CheckResult.passed(name, text)
+
+    def signer_of_list(self, signer_der: bytes, certificates: tuple[bytes, ...], list_name: str) -> bool:
+        """Return whether ``signer_der`` chains (now) to a ``signer-ca`` anchor of the list ``list_name``."""
+        signer = _load(signer_der)
+        anchors = [
+            e.certificate
+            for e in self.store.entries(Purpose.SIGNER_CA)
+            if e.source.list_name == list_name and e.certificate is not None
+        ]
+        if signer is None or not anchors:
+            return False
+        others = [c for c in (_load(d) for d in certificates[1:]) if c is not None]
+        result, _ = self._chain("status_signer", signer, anchors, others, None)
+        return result.status is CheckStatus.PASSED
 
     def _status_signer_trusted(
         self, seal: ses.Seal, signer_der: bytes, certificates: tuple[bytes, ...]

@@ -143,6 +143,7 @@ _CHECKS: Final[dict[str, tuple[str, str]]] = {
     "seal_maker_chain": ("制章者证书链", "seal maker certificate chain"),
     "seal_validity": ("印章有效期", "seal validity period"),
     "seal_status": ("印章状态", "seal status"),
+    "licence_status": ("电子证照状态", "e-licence status"),
     "seal_file": ("印章文件", "seal file"),
     "timestamp": ("时间戳", "time-stamp"),
     "trust_list": ("信任列表", "trust list"),

@@ -9,6 +9,8 @@
   answer is signature-checked against the issuer; answers are cached for :attr:`cache_seconds` (never past
   an OCSP/CRL nextUpdate). Whatever goes wrong (timeout, refused, garbage, bad signature) raises
   :class:`StatusUnavailable`, which the engine reports as INDETERMINATE / TRY_LATER — never a crash.
+  A fetcher raises its subclass :class:`AnswerNotFound` for an HTTP 404/410: a status service that does not
+  know what it was asked about (the licence check reports it as "not issued").
 
 :class:`HttpFetcher` is the one place that touches the network: http/https only, a timeout, a size limit.
 Tests and the two-province test pass their own fetcher.
@@ -35,13 +37,14 @@ from trustsvc.keys.algorithms import signature_algorithm_of
 from trustsvc.keys.signer import verify as verify_signature
 from trustsvc.keys.sm3 import sm3
 from trustsvc.seal import ses
-from trustsvc.seal.status import verify_status_answer
+from trustsvc.seal.status import STATEMENT_TYPE, VerifiedStatus, verify_status_answer
 
 if TYPE_CHECKING:
     from trustsvc.ca.authority import CertificateAuthorityService
     from trustsvc.seal.registry import SealRegistry
 
 __all__ = [
+    "AnswerNotFound",
     "CertificateStatusAnswer",
     "Fetcher",
     "HttpFetcher",
@@ -59,6 +62,10 @@ _MAX_ANSWER: Final = 4 * 1024 * 1024
 
 class StatusUnavailable(UpstreamUnavailable):
     """No usable status answer could be had (unreachable, refused, unverifiable): INDETERMINATE/TRY_LATER."""
+
+
+class AnswerNotFound(StatusUnavailable):
+    """The status service answered 404/410: it does not know the object asked about."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +109,8 @@ class StatusResolver(Protocol):
 
 
 class Fetcher(Protocol):
-    """GET (``body`` None) or POST ``body`` to ``url``; return the answer or raise StatusUnavailable."""
+    """GET (``body`` None) or POST ``body`` to ``url``; return the answer or raise StatusUnavailable
+    (AnswerNotFound for an HTTP 404/410)."""
 
     def __call__(self, url: str, body: bytes | None = None, content_type: str | None = None) -> bytes: ...
 
@@ -224,7 +232,8 @@ class HttpFetcher:
         except StatusUnavailable:
             raise
         except urllib.error.HTTPError as exc:
-            raise StatusUnavailable(f"{url[:200]}: HTTP {exc.code} {exc.reason}") from None
+            failure = AnswerNotFound if exc.code in (404, 410) else StatusUnavailable
+            raise failure(f"{url[:200]}: HTTP {exc.code} {exc.reason}") from None
         except urllib.error.URLError as exc:
             raise StatusUnavailable(f"{url[:200]}: {exc.reason}") from None
         except (OSError, http.client.HTTPException, ValueError) as exc:
@@ -436,13 +445,7 @@ class RemoteStatusResolver:
         trusted_signer: Callable[[bytes, tuple[bytes, ...]], bool],
         required_purpose: str | None,
     ) -> tuple[SealStatusAnswer, datetime | None]:
-        data = self._fetch(url)
-        try:
-            verified = verify_status_answer(data, required_purpose=required_purpose)
-        except TrustsvcError as exc:
-            raise StatusUnavailable(f"{url}: {exc.detail}") from None
-        if not trusted_signer(verified.signer_certificate, verified.certificates):
-            raise StatusUnavailable(f"{url}: the status answer is not signed by the seal's maker")
+        verified = self._verified(url, trusted_signer, required_purpose, STATEMENT_TYPE, "the seal's maker")
         body = verified.statement
         try:
             if body["es_id"] != seal.es_id:
@@ -459,6 +462,52 @@ class RemoteStatusResolver:
         except (KeyError, TypeError, ValueError):
             raise StatusUnavailable(f"{url}: the status statement is incomplete") from None
         return answer, None
+
+    # --- other signed statements ----------------------------------------------------------------------
+
+    def signed_answer(
+        self,
+        url: str,
+        *,
+        statement_type: str,
+        trusted_signer: Callable[[bytes, tuple[bytes, ...]], bool],
+        required_purpose: str | None = None,
+        signer_name: str = "a signer the trust list allows",
+    ) -> VerifiedStatus:
+        """Return the verified statement of type ``statement_type`` at ``url`` (cached as seal statuses).
+
+        The ``trustsvc-signed-json/1`` envelope is checked as a seal status answer is; ``trusted_signer``
+        decides whether its signer may speak (``signer_name`` says who it should have been, in the error).
+        StatusUnavailable (AnswerNotFound for a 404) when no verified answer can be had.
+        """
+        answer = self._cached(
+            ("signed", statement_type, url),
+            lambda: (
+                self._verified(url, trusted_signer, required_purpose, statement_type, signer_name),
+                None,
+            ),
+        )
+        assert isinstance(answer, VerifiedStatus)
+        return answer
+
+    def _verified(
+        self,
+        url: str,
+        trusted_signer: Callable[[bytes, tuple[bytes, ...]], bool],
+        required_purpose: str | None,
+        statement_type: str,
+        signer_name: str,
+    ) -> VerifiedStatus:
+        data = self._fetch(url)
+        try:
+            verified = verify_status_answer(
+                data, required_purpose=required_purpose, statement_type=statement_type
+            )
+        except TrustsvcError as exc:
+            raise StatusUnavailable(f"{url}: {exc.detail}") from None
+        if not trusted_signer(verified.signer_certificate, verified.certificates):
+            raise StatusUnavailable(f"{url}: the status answer is not signed by {signer_name}")
+        return verified
 
 
 def _parse_time(text: object) -> datetime:
