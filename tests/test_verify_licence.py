@@ -39,7 +39,7 @@ from trustsvc.verify import report
 from trustsvc.verify.licence import CHECK_NAME
 from trustsvc.verify.result import CheckResult, CheckStatus, SubIndication, VerificationResult
 from trustsvc.verify.status import AnswerNotFound, Fetcher, HttpFetcher, StatusUnavailable
-from trustsvc.verify.trustlist import Pin
+from trustsvc.verify.trustlist import Pin, verify_trust_list
 
 
 @pytest.fixture
@@ -421,3 +421,24 @@ def test_answers_not_from_the_territory_about_another_licence_or_old_are_not_use
     check = licence_check(b.verifier.verify(record.pdf))
     assert (check.status, check.sub_indication) == (CheckStatus.INDETERMINATE, SubIndication.TRY_LATER)
     assert "not recently" in check.detail
+
+
+def test_a_lists_its_issuing_organisations_so_b_finds_the_licence_status_by_issuer_code(
+    a_issuer: Issuer, b_with_a: tuple[TrustService, list[bool]]
+) -> None:
+    a = a_issuer.service
+    b, _ = b_with_a
+    assert b.trust.store().endpoints_for(ISSUER).licence_status is None  # A had issued nothing yet
+
+    record, _ = a_issuer.issue()
+    pin = Pin.from_certificate(a.trust.signer_certificate())
+    document = verify_trust_list(a.trust.current().document, pin)
+    issuers = {e["org_uscc"]: e for e in document.document.entries if e["kind"] == "issuing-organisation"}
+    assert issuers[ISSUER]["org_name"] == ISSUER_NAME
+    assert issuers[ISSUER]["services"].licence_status == f"{A_BASE}/licenses/{{identifier}}/status"
+    assert a.settings.pki_org_uscc in issuers  # the operator stays listed
+
+    b.trust.refresh("province-a", actor=ACTOR)
+    endpoints = b.trust.store().endpoints_for(ISSUER)
+    assert endpoints.licence_status_url(record.identifier) == f"{A_BASE}/licenses/{record.identifier}/status"
+    assert endpoints.source is not None and endpoints.source.list_name == "province-a"

@@ -286,7 +286,11 @@ class TrustService:
     @cached_property
     def trust(self) -> TrustListService:
         """Trust lists: ours (signed, published), those imported from other territories, the trust store."""
-        from trustsvc.verify.trustlist import TrustListService
+        from trustsvc.verify.trustlist import Organisation, TrustListService
+
+        def issuing_organisations() -> list[Organisation]:
+            licences = self.licences.issuing_organisations()
+            return [Organisation(name=name, uscc=uscc) for uscc, name in licences]
 
         return TrustListService(
             self.session,
@@ -296,6 +300,7 @@ class TrustService:
             self.clock,
             self.settings,
             read_sessions=lambda: self.session(read_only=True),
+            organisations=issuing_organisations,
         )
 
     @cached_property

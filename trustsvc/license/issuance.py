@@ -275,6 +275,13 @@ class LicenceService:
         """The public status URL of a licence (what the trust list advertises and the QR code carries)."""
         return f"{self._settings.public_base_url}/licenses/{identifier}/status"
 
+    def type_name(self, type_code: str) -> str | None:
+        """Return the catalogue name of licence type ``type_code``; None when the catalogue lacks it."""
+        try:
+            return self._catalog().get(type_code).name
+        except NotFound:
+            return None
+
     # --- issuance ------------------------------------------------------------------------------------
 
     def issue(
@@ -962,6 +969,21 @@ class LicenceService:
                 while len(self._answers) > STATUS_CACHE_ENTRIES:
                     self._answers.popitem(last=False)
         return answer, now
+
+    def issuing_organisations(self) -> list[tuple[str, str]]:
+        """Return (USCC, name) of every organisation that issued a licence here, ordered by USCC.
+
+        The trust list names them as issuing organisations, so another province finds the licence-status
+        service of a licence by its issuer code. A renamed organisation appears under its latest name.
+        """
+        latest = select(func.max(Licence.id)).group_by(Licence.issuer_code).scalar_subquery()
+        with self._read_sessions() as session, session.begin():
+            rows = session.execute(
+                select(Licence.issuer_code, Licence.issuer_name)
+                .where(Licence.id.in_(latest))
+                .order_by(Licence.issuer_code)
+            ).all()
+        return [(code, name) for code, name in rows]
 
     def count(self) -> int:
         """Return how many licence versions are stored."""
