@@ -167,6 +167,12 @@ def test_show_status_and_revoke(run_cli: CliRun, es_id: str, opened: TrustServic
     assert printed(shown, "pdf") == f"{len(record.pdf)} bytes, SM3 {record.pdf_sm3}"
     assert f"  legal_representative: {FIELDS['legal_representative']}" in shown.stdout
     assert "%PDF" not in shown.stdout and "PK" not in shown.stdout  # the files themselves never
+    assert record.holder_token is not None
+    assert record.holder_token not in shown.stdout  # the holder's links only on request
+    links = run_cli("license", "show", identifier, "--holder-links")
+    assert printed(links, "holder pdf") == opened.licences.holder_download_urls(record)["pdf"]
+    ofd_link = f"/licenses/{identifier}/licence.ofd?token={record.holder_token}"
+    assert printed(links, "holder ofd").endswith(ofd_link)
     body = json.loads(run_cli("license", "show", identifier, "--json").stdout)
     assert body["holder"] == {"name": FIELDS["name"], "code": HOLDER, "code_type": "001"}
     assert body["files"]["ofd"] == {"bytes": len(record.ofd), "sm3": record.ofd_sm3}

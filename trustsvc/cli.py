@@ -999,15 +999,26 @@ def license_issue(
 @license_group.command("show")
 @click.argument("identifier")
 @click.option("--json", "as_json", is_flag=True, help="Print the licence as JSON (without the files).")
+@click.option(
+    "--holder-links",
+    is_flag=True,
+    help="Also print the holder's download links (capabilities: give them only to the holder).",
+)
 @pass_ctx
-def license_show(obj: _Context, identifier: str, as_json: bool) -> None:
-    """Show a licence: type, issuer, holder, case, status, validity, seal, fields and its files' SM3."""
+def license_show(obj: _Context, identifier: str, as_json: bool, holder_links: bool) -> None:
+    """Show a licence: type, issuer, holder, case, status, validity, seal, fields and its files' SM3.
+
+    --holder-links prints the holder's download links too, for an operator re-sending them to a holder who
+    lost them; the links open the files without an account, so they are not shown by default.
+    """
     import json
 
     licences = obj.service.licences
     record = licences.get(identifier)
     status = licences.status(record.identifier)
     body = _licence_summary(record, status, licences.status_url(record.identifier))
+    if holder_links:
+        body["holder_downloads"] = licences.holder_download_urls(record)
     if as_json:
         click.echo(json.dumps(body, ensure_ascii=False, indent=2))
         return
@@ -1030,6 +1041,7 @@ def license_show(obj: _Context, identifier: str, as_json: bool) -> None:
         ("pdf", f"{len(record.pdf)} bytes, SM3 {record.pdf_sm3}"),
         ("ofd", f"{len(record.ofd)} bytes, SM3 {record.ofd_sm3}"),
         ("status URL", body["status_url"]),
+        *((f"holder {fmt}", url) for fmt, url in body.get("holder_downloads", {}).items()),
     ]
     for label, value in lines:
         click.echo(f"{label + ':':<12}{value}")
