@@ -23,7 +23,9 @@ Public: ``GET /licenses/<identifier>/status`` (the path the trust list advertise
 ``GET /api/v1/licenses/<identifier>/status`` — the signed status answer
 (:mod:`trustsvc.license.issuance`), cacheable for at most
 :data:`~trustsvc.license.issuance.STATUS_REFRESH_SECONDS` with an ETag; ``?nonce=`` gets a fresh, uncached
-answer. An unknown identifier is a 404 problem, a malformed one a 400 naming the part.
+answer. An unknown identifier is a 404 problem, a malformed one a 400 naming the part. A client preferring
+``text/html`` (a browser that scanned the QR code) or ``?format=html`` gets the human page instead
+(:mod:`trustsvc.routes.licence_page`; 404 / 400 pages likewise); both answers vary on Accept.
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
 
 from trustsvc.auth import Role
-from trustsvc.errors import InvalidInput
+from trustsvc.errors import InvalidInput, NotFound
 from trustsvc.license.issuance import STATUS_REFRESH_SECONDS, LicenceRecord, export_line, parse_since
 from trustsvc.routes.auth import current_caller, current_service, require_api_key
 from trustsvc.routes.body import json_object
+from trustsvc.routes.licence_page import error_page_response, page_response, wants_html
 from trustsvc.routes.signed_answers import signed_answer_response
 
 bp = Blueprint("licenses", __name__)
@@ -53,12 +56,28 @@ _FILES = {"pdf": "application/pdf", "ofd": "application/ofd"}
 @bp.get("/licenses/<identifier>/status")
 @bp.get("/api/v1/licenses/<identifier>/status")
 def licence_status(identifier: str) -> Response:
-    nonce = request.args.get("nonce")
+    if wants_html():
+        return _status_page(identifier)
     service = current_service()
+    nonce = request.args.get("nonce")
     answer, produced = service.licences.signed_status(identifier, nonce=nonce)
-    return signed_answer_response(
+    response = signed_answer_response(
         answer, produced, now=service.clock(), refresh_seconds=STATUS_REFRESH_SECONDS, nonce=nonce
     )
+    response.vary.add("Accept")
+    return response
+
+
+def _status_page(identifier: str) -> Response:
+    """The human page (trustsvc.routes.licence_page); an unknown or malformed identifier is a page too."""
+    service = current_service()
+    try:
+        status = service.licences.status(identifier)
+    except (NotFound, InvalidInput) as error:
+        return error_page_response(error, identifier)
+    newer = service.licences.status_url(status.superseded_by) if status.superseded_by is not None else ""
+    type_name = service.licences.type_name(status.type_code)
+    return page_response(status, type_name, now=service.clock(), newer_url=newer)
 
 
 @bp.get("/licenses/<identifier>/licence.pdf", defaults={"fmt": "pdf"})

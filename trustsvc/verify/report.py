@@ -58,6 +58,7 @@ __all__ = [
     "render_pdf",
     "report_json",
     "sign_report",
+    "template_environment",
     "verify_signed_report",
 ]
 
@@ -201,7 +202,12 @@ def _canonical(value: Any) -> bytes:
 
 
 @cache
-def _environment() -> Any:
+def template_environment() -> Any:
+    """Return the Jinja2 environment of trustsvc's HTML pages: autoescaped, strict, over web/templates.
+
+    Shared with the public licence status page (:mod:`trustsvc.routes.licence_page`) so that every page
+    escapes outside input the same way.
+    """
     import jinja2
 
     return jinja2.Environment(
@@ -220,7 +226,7 @@ def render_html(result: VerificationResult, *, lang: Lang = "zh-en", file_name: 
     (escaped).
     """
     lang = _check_lang(lang)
-    template = _environment().get_template(TEMPLATE_NAME)
+    template = template_environment().get_template(TEMPLATE_NAME)
     return str(template.render(**_context(result, lang, file_name)))
 
 
