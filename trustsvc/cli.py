@@ -93,6 +93,14 @@ class _Group(click.Group):
 
 pass_ctx = click.make_pass_decorator(_Context)
 
+#: ``--as PRINCIPAL``: the command line holds no grant of its own; it acts for a principal that holds one.
+as_principal = click.option(
+    "--as",
+    "principal",
+    required=True,
+    help="Whose grant on the seal is used: API key name or prefix, apikey:<prefix>, user:<name>.",
+)
+
 
 @click.group(cls=_Group)
 @click.option(
@@ -823,12 +831,7 @@ def seal_status(obj: _Context, es_id: str, as_json: bool, nonce: str | None) -> 
 @click.option(
     "--out", "out", type=click.Path(dir_okay=False), required=True, help="Where to write the sealed document."
 )
-@click.option(
-    "--as",
-    "principal",
-    required=True,
-    help="Whose grant on the seal is used: API key name or prefix, apikey:<prefix>, user:<name>.",
-)
+@as_principal
 @click.option("--page", type=click.IntRange(min=1), help="Page of the box, 1 for the first (default 1).")
 @click.option("--x", "x", type=float, help="Left edge of the seal, mm from the left of the page.")
 @click.option("--y", "y", type=float, help="Top edge of the seal, mm from the top of the page.")
@@ -943,12 +946,7 @@ LICENCE_FIELDS_MAX = 1024 * 1024  # bytes of the --fields JSON document
 @click.option("--holder-name", help="Holder name (default: the name the type's fields give).")
 @click.option("--seal", "es_id", help="esID of the issuing seal (default: the one the principal may apply).")
 @click.option("--system", required=True, help="The business system the case belongs to (its API key name).")
-@click.option(
-    "--as",
-    "principal",
-    required=True,
-    help="Whose grant on the seal is used: API key name or prefix, apikey:<prefix>, user:<name>.",
-)
+@as_principal
 @click.option(
     "--out-dir",
     type=click.Path(file_okay=False),
@@ -1104,12 +1102,7 @@ def license_status(obj: _Context, identifier: str, as_json: bool, nonce: str | N
 @click.option("--jsonl", "bulk_format", flag_value="jsonl", help="FILE is JSON Lines (default for *.jsonl).")
 @click.option("--type", "type_code", required=True, help="Licence type code of every row.")
 @click.option("--system", required=True, help="The business system the cases belong to (its API key name).")
-@click.option(
-    "--as",
-    "principal",
-    required=True,
-    help="Whose grant on the seal is used: API key name or prefix, apikey:<prefix>, user:<name>.",
-)
+@as_principal
 @click.option("--seal", "es_id", help="esID of the issuing seal (default: the one the principal may apply).")
 @click.option(
     "--out-dir", type=click.Path(file_okay=False), help="Also write each licence's PDF and OFD here."
@@ -1331,12 +1324,7 @@ def demo_command(obj: _Context, if_empty: bool) -> None:
 @click.option("--holder-name", help="Holder name (default: the name the type's fields give).")
 @click.option("--seal", "es_id", help="esID of the issuing seal (default: the seal of the version changed).")
 @click.option("--system", required=True, help="The business system that issued the licence (API key name).")
-@click.option(
-    "--as",
-    "principal",
-    required=True,
-    help="Whose grant on the seal is used: API key name or prefix, apikey:<prefix>, user:<name>.",
-)
+@as_principal
 @click.option(
     "--out-dir",
     type=click.Path(file_okay=False),
