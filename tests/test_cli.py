@@ -127,6 +127,20 @@ def test_apikey_create_prints_the_token_once_and_audits(
     assert token not in json.dumps(_records(settings), ensure_ascii=False)
 
 
+def test_a_second_key_with_a_name_in_use_is_said_to_act_as_the_same_caller(
+    service: TrustService, run_cli: CliRun
+) -> None:
+    first = run_cli("apikey", "create", "审批系统", "--role", "business-system")
+    assert first.exit_code == 0 and "note:" not in first.stderr
+    second = run_cli("apikey", "create", "审批系统", "--role", "business-system")
+    assert second.exit_code == 0 and "note: 1 active key(s) already named '审批系统'" in second.stderr
+    with service.session() as session:
+        prefix = authenticate(session, first.stdout.strip()).prefix
+    assert run_cli("apikey", "revoke", prefix).exit_code == 0
+    third = run_cli("apikey", "create", "审批系统", "--role", "business-system")
+    assert "note: 1 active key(s)" in third.stderr  # the revoked first key no longer counts
+
+
 def test_apikey_with_an_unknown_role_is_an_input_error(service: TrustService, run_cli: CliRun) -> None:
     result = run_cli("apikey", "create", "x", "--role", "root")
     assert result.exit_code == 2

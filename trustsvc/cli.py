@@ -261,11 +261,21 @@ def apikey() -> None:
 @click.option("--role", "roles", multiple=True, required=True, help="A role; repeat for several.")
 @pass_ctx
 def apikey_create(obj: _Context, name: str, roles: tuple[str, ...]) -> None:
-    """Create an API key and print its token (shown this once only)."""
-    from trustsvc.auth import create_api_key
+    """Create an API key and print its token (shown this once only).
+
+    NAME is the caller's identity: for a business system, the licences it issues, downloads, changes and
+    revokes belong to this name. A second key with a name in use acts as the same system (key rotation:
+    create the new key, switch, revoke the old one); the command says so when that happens.
+    """
+    from sqlalchemy import func, select
+
+    from trustsvc.auth import ApiKey, create_api_key
 
     service = obj.service
     with service.session() as session, session.begin():
+        same_name = session.execute(
+            select(func.count(ApiKey.id)).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))
+        ).scalar_one()
         key, token = create_api_key(session, name, roles, now=service.clock())
         service.audit.append(
             session,
@@ -275,6 +285,12 @@ def apikey_create(obj: _Context, name: str, roles: tuple[str, ...]) -> None:
             details={"name": key.name, "roles": key.roles},
         )
     click.echo(f"created API key {key.prefix} ({key.name}; roles: {', '.join(key.roles)})", err=True)
+    if same_name:
+        click.echo(
+            f"note: {same_name} active key(s) already named {name!r}: this key acts as the same caller "
+            "(the same business system: it sees, changes and revokes that system's licences)",
+            err=True,
+        )
     click.echo("the token is shown only now; store it safely:", err=True)
     click.echo(token)
 
