@@ -134,3 +134,29 @@ def test_demo_on_a_home_without_init_says_what_to_do(run_cli: CliRun) -> None:
     result: Result = run_cli("demo")
     assert result.exit_code == 1 and result.stdout == ""
     assert result.stderr.startswith("trustsvc: error:") and result.stderr.count("\n") == 1
+
+
+def test_demo_refuses_a_home_with_a_real_organisation_unless_forced(
+    cli_env: dict[str, str], settings: Settings
+) -> None:
+    production = CliRun(
+        {**cli_env, "TRUSTSVC_ORG_CODE": "11430000006122244L", "TRUSTSVC_ORG_NAME": "湖南省政务服务中心"}
+    )
+    assert production("init").exit_code == 0
+    refused = production("demo")
+    assert refused.exit_code == 1 and refused.stdout == ""
+    assert "湖南省政务服务中心 (11430000006122244L)" in refused.stderr and "--force" in refused.stderr
+    quiet = production("demo", "--if-empty")  # as `make run` calls it: a production home is left alone
+    assert quiet.exit_code == 0 and quiet.stdout.startswith("a real organisation is configured")
+    listing = production("apikey", "list").stdout
+    assert DEMO_KEY_NAME not in listing.split()
+
+    forced = production("demo", "--force")
+    assert forced.exit_code == 0, forced.stderr
+    service = TrustService.from_settings(
+        Settings.from_env({**cli_env, "TRUSTSVC_ORG_CODE": "11430000006122244L"})
+    )
+    try:
+        assert service.licences.count() == len(DEMO_FIELDS)
+    finally:
+        service.close()

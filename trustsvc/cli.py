@@ -1308,16 +1308,19 @@ def _stamp(moment: Any) -> str:
 
 @main.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when any licence exists (what `make run` uses).")
+@click.option("--force", is_flag=True, help="Run even on a home with a real organisation (org_code) set.")
 @pass_ctx
-def demo_command(obj: _Context, if_empty: bool) -> None:
+def demo_command(obj: _Context, if_empty: bool, force: bool) -> None:
     """Issue one demo licence of each licence type, with a demo seal and business system (idempotent).
 
     Needs `trustsvc init` first. Prints each licence's identifier, the holder's download links, its status
-    URL and commands to verify it; the demo API key's token is printed once, when the key is made.
+    URL and commands to verify it; the demo API key's token is printed once, when the key is made. Refused
+    on a home with a real organisation configured (the demo organisation would enter the signed trust
+    list) unless --force; with --if-empty it then does nothing.
     """
     from trustsvc.demo import run_demo
 
-    report = run_demo(obj.service, actor=cli_actor(), if_empty=if_empty)
+    report = run_demo(obj.service, actor=cli_actor(), if_empty=if_empty, force=force)
     for line in report.lines():
         click.echo(line)
 

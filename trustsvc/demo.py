@@ -11,6 +11,12 @@ On an initialised home :func:`run_demo` makes, each only when missing:
 * one licence per catalogue type that :data:`DEMO_FIELDS` has data for, on the case ids ``DEMO-<type
   code>``: issuance is idempotent on (system, case id), so a second run issues nothing new.
 
+**Not on a production home.** The demo makes an active API key, seals and sealed licences, and the
+fictitious organisation then appears in the signed trust list as an issuing organisation. So it runs only
+while the operator organisation is still the placeholder (a fresh or test home); on a home with a real
+``org_code`` it refuses (InvalidState) unless ``force`` is given, and with ``if_empty`` (``make run``) it
+quietly does nothing.
+
 The demo data are fictitious: the USCCs and citizen ID are made up to pass their check characters
 (``…DEM0…`` in the organisation codes) and belong to nobody we know of.
 """
@@ -25,6 +31,7 @@ from sqlalchemy import select
 
 from trustsvc.auth import ApiKey, Role, create_api_key
 from trustsvc.config import PLACEHOLDER_ORG_NAME, PLACEHOLDER_ORG_USCC
+from trustsvc.errors import InvalidState
 from trustsvc.license.catalog import LicenceType
 from trustsvc.seal.kinds import SealKind
 from trustsvc.service import TrustService
@@ -97,7 +104,8 @@ class DemoReport:
     """What :func:`run_demo` found or made."""
 
     base_url: str
-    skipped: bool = False  # --if-empty and some licence exists
+    skipped: bool = False  # --if-empty and some licence exists, or --if-empty on a production home
+    skip_reason: str = ""
     api_key_prefix: str | None = None
     api_key_token: str | None = None  # only when the key was made now
     seals: list[tuple[str, bool]] = field(default_factory=list)  # (esID, made now)
@@ -107,7 +115,7 @@ class DemoReport:
     def lines(self) -> list[str]:
         """Return the report as the command prints it (Chinese and English, ready-to-paste commands)."""
         if self.skipped:
-            return ["licences exist already: nothing to do (run `trustsvc demo` without --if-empty to add)"]
+            return [self.skip_reason]
         out = []
         if self.api_key_token is not None:
             out += [
@@ -141,15 +149,30 @@ def case_id_for(type_code: str) -> str:
     return f"DEMO-{type_code}"
 
 
-def run_demo(service: TrustService, *, actor: str, if_empty: bool = False) -> DemoReport:
+def run_demo(service: TrustService, *, actor: str, if_empty: bool = False, force: bool = False) -> DemoReport:
     """Return the demo report after making what is missing (see the module docstring); idempotent.
 
     Needs an initialised home (``trustsvc init``: the PKI makes the seals and time-stamps the licences).
-    ``if_empty``: do nothing when any licence exists (how ``make run`` calls it).
+    ``if_empty``: do nothing when any licence exists (how ``make run`` calls it). ``force``: run on a home
+    with a real organisation configured (see the module docstring).
     """
     report = DemoReport(base_url=service.settings.public_base_url)
+    production = service.settings.pki_org_uscc != PLACEHOLDER_ORG_USCC
+    if production and not force:
+        if if_empty:
+            report.skipped = True
+            report.skip_reason = "a real organisation is configured (org_code): no demo licences on this home"
+            return report
+        raise InvalidState(
+            f"this home belongs to {service.settings.pki_org_name} ({service.settings.org_code}): the demo "
+            "makes an API key, seals and licences of a fictitious organisation that would appear in the "
+            "signed trust list; run it on a test home, or pass --force"
+        )
     if if_empty and service.licences.count() > 0:
         report.skipped = True
+        report.skip_reason = (
+            "licences exist already: nothing to do (run `trustsvc demo` without --if-empty to add)"
+        )
         return report
     principal, token = _demo_key(service, actor)
     report.api_key_prefix, report.api_key_token = principal.split(":", 1)[1], token
@@ -170,14 +193,14 @@ def run_demo(service: TrustService, *, actor: str, if_empty: bool = False) -> De
 def _demo_key(service: TrustService, actor: str) -> tuple[str, str | None]:
     """Return the principal of the active API key ``demo`` and its token when made now (else None)."""
     with service.session() as session, session.begin():
-        existing = session.execute(
-            select(ApiKey.prefix)
+        keys = session.execute(
+            select(ApiKey)
             .where(ApiKey.name == DEMO_KEY_NAME, ApiKey.revoked_at.is_(None))
             .order_by(ApiKey.id)
-            .limit(1)
-        ).scalar_one_or_none()
+        ).scalars()
+        existing = next((k for k in keys if k.has_role(Role.BUSINESS_SYSTEM.value)), None)
         if existing is not None:
-            return f"apikey:{existing}", None
+            return f"apikey:{existing.prefix}", None
         key, token = create_api_key(session, DEMO_KEY_NAME, [Role.BUSINESS_SYSTEM.value], now=service.clock())
         service.audit.append(
             session,
