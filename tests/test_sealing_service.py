@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from asn1crypto import cms, crl, ocsp, tsp, x509
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.conftest import FakeClock
 from tests.test_ofd_signing import Doc, document
@@ -294,6 +294,21 @@ def test_a_second_seal_keeps_the_first_valid(setup: Setup) -> None:
     assert one.bottom_line and two.bottom_line
     assert one.coverage is SignatureCoverageLevel.ENTIRE_REVISION
     assert len(audit_records(setup.service)) == 2
+
+
+def test_b_t_pdf_seals_ask_our_tsa_for_one_sizing_token_in_all_not_one_per_pdf(setup: Setup) -> None:
+    """pyHanko sizes a B-T signature with a dummy token: it is asked for once per TSA, not per sealing."""
+
+    def tokens() -> int:
+        with setup.service.session() as session:
+            return int(session.execute(select(func.count(TimestampTokenRecord.id))).scalar_one())
+
+    setup.seal(make_pdf(), level="B-T")
+    after_first = tokens()
+    assert after_first == 2  # the sizing token and the signature's own
+    for _ in range(3):
+        setup.seal(make_pdf(), level="B-T")
+    assert tokens() == after_first + 3
 
 
 def test_ecdsa_signer_is_sealed_as_pades_with_its_own_tsa_and_chain(setup: Setup) -> None:

@@ -46,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,7 +78,7 @@ if TYPE_CHECKING:
     from trustsvc.ca.crl import CrlPublisher
     from trustsvc.ca.status import OcspService
     from trustsvc.ca.timestamping import TimeStampService
-    from trustsvc.pdf.sealing import Placement, ValidationData
+    from trustsvc.pdf.sealing import CallableTimeStamper, Placement, ValidationData
     from trustsvc.seal.registry import SealRegistry, SigningMaterial
 
 __all__ = [
@@ -324,6 +325,8 @@ class DocumentSealer:
         self._audit = audit
         self._clock = clock
         self._settings = settings
+        self._pdf_timestampers: dict[tuple[str, bytes], CallableTimeStamper] = {}
+        self._pdf_timestampers_lock = threading.Lock()
 
     @property
     def max_size(self) -> int:
@@ -469,7 +472,7 @@ class DocumentSealer:
         timestamper = None
         validation = None
         if level in ("B-T", "B-LT"):
-            timestamper = self._tsa_request(hierarchy)
+            timestamper = self._pdf_timestamper(hierarchy)
         if level == "B-LT":
             validation = self._validation_data(certificate, chain, hierarchy)
         output = seal_pdf(
@@ -579,6 +582,27 @@ class DocumentSealer:
             return result.der
 
         return request
+
+    def _pdf_timestamper(self, hierarchy: str) -> CallableTimeStamper:
+        """Return the pyHanko time-stamper of our TSA of ``hierarchy``, one per TSA certificate.
+
+        pyHanko sizes a B-T signature with a dummy token it asks the time-stamper for once and keeps on
+        that object; a new time-stamper per sealing would have our TSA sign (and record) one unused token
+        per PDF. Keyed on the TSA certificate too, so a renewed TSA certificate gets a fresh estimate.
+        """
+        from trustsvc.pdf.sealing import CallableTimeStamper
+
+        request = self._tsa_request(hierarchy)
+        certificate, _ = self._tsa.certificates(hierarchy)
+        key = (hierarchy, hashlib.sha256(certificate.dump()).digest())
+        with self._pdf_timestampers_lock:
+            stamper = self._pdf_timestampers.get(key)
+            if stamper is None:
+                stamper = CallableTimeStamper(request)
+                for stale in [k for k in self._pdf_timestampers if k[0] == hierarchy]:
+                    del self._pdf_timestampers[stale]  # a renewed TSA certificate
+                self._pdf_timestampers[key] = stamper
+        return stamper
 
     def _chain_of(self, certificate: x509.Certificate) -> list[CaInfo]:
         """Return our CAs above ``certificate``, issuer first, root last; [] if no CA of ours issued it."""
