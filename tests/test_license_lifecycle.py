@@ -38,7 +38,7 @@ from trustsvc.errors import Conflict, Forbidden, InvalidInput, InvalidState, Not
 from trustsvc.license import issuance
 from trustsvc.license.identifier import parse
 from trustsvc.license.issuance import AUDIT_CHANGE, LicenceRecord
-from trustsvc.license.models import LicenceState
+from trustsvc.license.models import Licence, LicenceState
 
 METADATA_KEYS = {
     "ZZMC",
@@ -364,7 +364,7 @@ def test_export_gives_one_record_per_version_with_metadata_and_derived_status(
 
     event.listen(service.engine, "before_cursor_execute", capture)
     try:
-        records = list(licences.export())
+        records = list(licences.export(actor="test"))
     finally:
         event.remove(service.engine, "before_cursor_execute", capture)
 
@@ -401,19 +401,19 @@ def test_export_gives_one_record_per_version_with_metadata_and_derived_status(
     assert len(licence_reads) >= 3  # batches of 2 (plus the later-version look-ups)
     assert not [s for s in licence_reads if re.search(r"licences\.(pdf|ofd)\b", s)]  # never the files
 
-    assert [r["ZZBS"] for r in licences.export(type_code=OPERATIONS)] == [person.identifier]
+    assert [r["ZZBS"] for r in licences.export(actor="test", type_code=OPERATIONS)] == [person.identifier]
     # Since: created (the new version), revoked, or superseded (the old one) at or after it.
-    assert {r["ZZBS"] for r in licences.export(since=since)} == {
+    assert {r["ZZBS"] for r in licences.export(actor="test", since=since)} == {
         one.identifier,
         two.identifier,
         changed.identifier,
     }
-    assert list(licences.export(since=clock.now + timedelta(seconds=1))) == []
+    assert list(licences.export(actor="test", since=clock.now + timedelta(seconds=1))) == []
     with pytest.raises(InvalidInput) as caught:
-        licences.export(since=datetime(2026, 1, 1))  # no offset: a guess
+        licences.export(actor="test", since=datetime(2026, 1, 1))  # no offset: a guess
     assert caught.value.extra["field"] == "since"
     with pytest.raises(InvalidInput) as caught:
-        licences.export(type_code="11100000MB03271699999")
+        licences.export(actor="test", type_code="11100000MB03271699999")
     assert caught.value.extra["field"] == "type_code"
 
 
@@ -422,10 +422,10 @@ def test_export_includes_licences_that_expired_since(issuer: Issuer, clock: Fake
     assert person.valid_to is not None
     clock.advance(timedelta(days=(person.valid_to - person.valid_from).days + 1, hours=12))
     since = clock.now - timedelta(days=1)
-    (record,) = issuer.service.licences.export(since=since)
+    (record,) = issuer.service.licences.export(actor="test", since=since)
     assert record["status"] == "expired" and record["ZZBS"] == person.identifier
     clock.advance(days=30)
-    assert list(issuer.service.licences.export(since=clock.now - timedelta(days=1))) == []
+    assert list(issuer.service.licences.export(actor="test", since=clock.now - timedelta(days=1))) == []
 
 
 def test_http_export_streams_json_lines_for_admin_and_auditor(issuer: Issuer, client: FlaskClient) -> None:
@@ -440,15 +440,27 @@ def test_http_export_streams_json_lines_for_admin_and_auditor(issuer: Issuer, cl
         assert response.status_code == 200 and response.mimetype == "application/x-ndjson"
         assert response.is_streamed
         lines = response.get_data(as_text=True).splitlines()
-        records = [json.loads(line) for line in lines]
+        *records, trailer = [json.loads(line) for line in lines]
         assert [r["ZZBS"] for r in records] == [one.identifier, two.identifier]
+        assert trailer == {
+            "export_end": True,
+            "count": 2,
+            "started_at": stamp(service.clock()),
+            "next_since": stamp(service.clock() - timedelta(minutes=10)),
+        }
         assert all(set(r) >= METADATA_KEYS and r["status"] == "valid" for r in records)
         assert FIELDS["name"] in lines[0]  # UTF-8 as is, not \\u escapes
 
     future = stamp(service.clock() + timedelta(hours=1))
-    assert client.get(f"/api/v1/licenses/export?since={future}", headers=auditor).data == b""
-    by_type = client.get(f"/api/v1/licenses/export?type_code={OPERATIONS}", headers=auditor)
-    assert by_type.status_code == 200 and by_type.data == b""
+
+    def only_trailer(response: Any) -> bool:
+        (line,) = response.get_data(as_text=True).splitlines()
+        return (
+            response.status_code == 200 and json.loads(line)["export_end"] and json.loads(line)["count"] == 0
+        )
+
+    assert only_trailer(client.get(f"/api/v1/licenses/export?since={future}", headers=auditor))
+    assert only_trailer(client.get(f"/api/v1/licenses/export?type_code={OPERATIONS}", headers=auditor))
 
     bad = client.get("/api/v1/licenses/export?since=yesterday", headers=auditor)
     assert bad.status_code == 400 and bad.get_json()["field"] == "since"
@@ -499,14 +511,318 @@ def test_cli_change_and_export(issuer: Issuer, run_cli: CliRun, tmp_path: Path) 
     out = tmp_path / "export.jsonl"
     result = run_cli("license", "export", "--out", str(out))
     assert result.exit_code == 0, result.output
-    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    *records, trailer = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [(r["ZZBS"], r["status"]) for r in records] == [(first.identifier, "superseded"), (new, "valid")]
+    assert trailer["export_end"] is True and trailer["count"] == 2
     assert "exported 2 licence versions" in result.stderr
+    assert f"next incremental export: --since {trailer['next_since']}" in result.stderr
 
     to_stdout = run_cli("license", "export", "--type", BUSINESS)
-    assert to_stdout.exit_code == 0 and [json.loads(x)["ZZBS"] for x in to_stdout.stdout.splitlines()] == [
-        first.identifier,
-        new,
-    ]
+    *lines, last = [json.loads(x) for x in to_stdout.stdout.splitlines()]
+    assert to_stdout.exit_code == 0 and [x["ZZBS"] for x in lines] == [first.identifier, new]
+    assert last["export_end"] is True and last["count"] == 2 and last["next_since"] in to_stdout.stderr
+    help_text = " ".join(run_cli("license", "export", "--help").stdout.split())
+    assert "created, revoked, superseded or expired at or after" in help_text  # as the code and the docs
     bad = run_cli("license", "export", "--since", "yesterday", "--out", str(tmp_path / "never.jsonl"))
     assert bad.exit_code == 2 and "since" in bad.stderr and not (tmp_path / "never.jsonl").exists()
+
+
+# --- review findings: revoke the current version, expired changes, tokens, columns read, export ------------
+
+
+def test_revoking_a_superseded_version_is_refused_naming_the_latest(
+    issuer: Issuer, client: FlaskClient, run_cli: CliRun
+) -> None:
+    """吊销 of the version a system holds (v1) after a change must not leave v2 in force: 409 naming v2."""
+    licences = issuer.service.licences
+    first, _ = issuer.issue()
+    new, _ = change(issuer, first.identifier)
+
+    with pytest.raises(InvalidState) as caught:
+        licences.revoke(first.identifier, "违法经营", kind="吊销", actor="user:admin")
+    assert caught.value.extra["latest"] == new.identifier and new.identifier in caught.value.detail
+    response = client.post(
+        f"/api/v1/licenses/{first.identifier}/revoke",
+        json={"kind": "吊销", "reason": "违法经营"},
+        headers=issuer.headers,
+    )
+    assert response.status_code == 409 and response.mimetype == "application/problem+json"
+    assert (response.get_json()["field"], response.get_json()["latest"]) == ("identifier", new.identifier)
+    by_cli = run_cli("license", "revoke", first.identifier, "--kind", "吊销", "--reason", "违法经营")
+    assert by_cli.exit_code == 1 and new.identifier in by_cli.stderr and "Traceback" not in by_cli.output
+    assert licences.status(first.identifier).status is LicenceState.SUPERSEDED
+    assert licences.status(new.identifier).status is LicenceState.VALID
+
+    # The caller revokes the version named: the licence is out of force.
+    latest = response.get_json()["latest"]
+    done = client.post(
+        f"/api/v1/licenses/{latest}/revoke",
+        json={"kind": "吊销", "reason": "违法经营"},
+        headers=issuer.headers,
+    )
+    assert done.status_code == 200 and done.get_json()["status"] == "revoked"
+    assert licences.status(new.identifier).status is LicenceState.REVOKED
+    with issuer.service.session(read_only=True) as session, session.begin():
+        revokes = session.execute(
+            select(AuditRecord).where(AuditRecord.action == issuance.AUDIT_REVOKE)
+        ).all()
+    assert len(revokes) == 1
+
+
+def test_changing_an_expired_licence_is_refused(issuer: Issuer) -> None:
+    """A 特种作业操作证 issued six years ago has expired: a change would be issued expired (term kept)."""
+    service = issuer.service
+    first, _ = issuer.issue("CASE-OP", type_code=OPERATIONS, holder=None, fields=OPERATIONS_FIELDS)
+    assert first.valid_to is not None
+    # Back-date it (the seal, its certificates and pyHanko's clock stay now): its term ended days ago.
+    back = first.valid_to - first.valid_from + timedelta(days=3)
+    valid_from, valid_to = first.valid_from - back, first.valid_to - back
+    with service.session() as session, session.begin():
+        row = session.execute(select(Licence).where(Licence.identifier == first.identifier)).scalar_one()
+        row.valid_from, row.valid_to = valid_from, valid_to
+    assert service.licences.status(first.identifier).status is LicenceState.EXPIRED
+
+    changed_fields = {**OPERATIONS_FIELDS, "operation_item": "高压电工作业"}
+    with pytest.raises(InvalidState) as caught:
+        change(issuer, first.identifier, fields=changed_fields, reason="准操项目变更")
+    day_after = (valid_to + timedelta(days=1)).isoformat()
+    assert f"expired since {day_after}" in caught.value.detail
+    assert "issue a new licence" in caught.value.detail
+    assert caught.value.extra["field"] == "identifier" and caught.value.extra["status"] == "expired"
+    assert service.licences.count() == 1
+
+
+def test_serve_access_log_leaves_out_the_query_string() -> None:
+    """The holder token travels in the query string: gunicorn must log the path only."""
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    from trustsvc.cli import _gunicorn_options
+
+    options = _gunicorn_options(bind="127.0.0.1:8080", workers=2)
+    assert options["accesslog"] == "-"
+    log_format = options["access_log_format"]
+    assert "%(r)s" not in log_format and "%(q)s" not in log_format and "%(U)s" in log_format
+
+    def line(settings: dict[str, Any]) -> str:
+        config = Config()
+        for key, value in settings.items():
+            config.set(key, value)
+        logger = Logger(config)
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "RAW_URI": "/licenses/X/licence.pdf?token=SECRET-TOKEN",
+            "PATH_INFO": "/licenses/X/licence.pdf",
+            "QUERY_STRING": "token=SECRET-TOKEN",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "192.0.2.1",
+            "HTTP_USER_AGENT": "curl/8",
+        }
+        response = type("Response", (), {"status": "200 OK", "sent": 10, "headers": []})()
+        atoms = logger.atoms_wrapper_class(logger.atoms(response, [], environ, timedelta(seconds=1)))
+        return str(config.access_log_format % atoms)
+
+    ours = line(options)
+    assert "SECRET-TOKEN" not in ours
+    assert (
+        '"GET /licenses/X/licence.pdf HTTP/1.1" 200 10' in ours and "192.0.2.1" in ours and "curl/8" in ours
+    )
+    assert "SECRET-TOKEN" in line({k: v for k, v in options.items() if k != "access_log_format"})  # default
+
+
+def test_rotating_the_holder_token_replaces_the_links(
+    issuer: Issuer, client: FlaskClient, run_cli: CliRun
+) -> None:
+    service = issuer.service
+    licences = service.licences
+    made = client.post("/api/v1/licenses", json=body(), headers=issuer.headers).get_json()
+    identifier, old_links = made["identifier"], made["holder_downloads"]
+    stored = licences.get(identifier)
+
+    # Python: the issuing system (or an administrator: system None); another system is Forbidden.
+    with pytest.raises(Forbidden):
+        licences.rotate_holder_token(identifier, system="另一个系统", actor="apikey:x")
+    rotated = licences.rotate_holder_token(identifier, system=issuer.system, actor=issuer.principal)
+    assert rotated.holder_token and rotated.holder_token != stored.holder_token
+    new_links = licences.holder_download_urls(rotated)
+    for fmt in ("pdf", "ofd"):
+        assert client.get(local(old_links[fmt])).status_code == 404
+        assert client.get(local(new_links[fmt])).data == (stored.pdf if fmt == "pdf" else stored.ofd)
+
+    # HTTP: the issuing system or admin; another business system 403, an auditor 403.
+    path = f"/api/v1/licenses/{identifier}/holder-token"
+    other, _ = api_key(service, "另一个系统", "business-system")
+    auditor, _ = api_key(service, "审计", "auditor")
+    admin, _ = api_key(service, "管理员", "admin")
+    assert client.post(path, headers=other).status_code == 403
+    assert client.post(path, headers=auditor).status_code == 403
+    assert client.post(path).status_code == 401
+    response = client.post(path, headers=issuer.headers)
+    assert response.status_code == 200, response.get_json()
+    http_links = response.get_json()["holder_downloads"]
+    assert response.get_json()["identifier"] == identifier
+    assert client.get(local(new_links["pdf"])).status_code == 404
+    assert client.get(local(http_links["pdf"])).data == stored.pdf
+    by_admin = client.post(path, headers=admin)
+    assert by_admin.status_code == 200 and by_admin.get_json()["holder_downloads"] != http_links
+    assert client.get(local(http_links["ofd"])).status_code == 404
+
+    # CLI: an operator rotates and gets the new links.
+    result = run_cli("license", "rotate-holder-token", identifier)
+    assert result.exit_code == 0, result.output
+    cli_links = licences.holder_download_urls(licences.get(identifier))
+    assert f"holder pdf: {cli_links['pdf']}" in result.stdout and cli_links["pdf"] not in http_links.values()
+    assert client.get(local(cli_links["pdf"])).data == stored.pdf
+    assert client.get(local(by_admin.get_json()["holder_downloads"]["pdf"])).status_code == 404
+    unknown = run_cli("license", "rotate-holder-token", str(parse(identifier).next_version()))
+    assert unknown.exit_code == 1 and "Traceback" not in unknown.output
+
+    with service.session(read_only=True) as session, session.begin():
+        audits = (
+            session.execute(
+                select(AuditRecord).where(AuditRecord.action == issuance.AUDIT_HOLDER_TOKEN_ROTATE)
+            )
+            .scalars()
+            .all()
+        )
+    tokens = {
+        stored.holder_token,
+        rotated.holder_token,
+        *(urlsplit(u).query.removeprefix("token=") for u in (*http_links.values(), *cli_links.values())),
+    }
+    assert len(audits) == 4 and {a.subject for a in audits} == {f"licence:{identifier}"}
+    assert audits[0].actor == issuer.principal
+    assert not [t for t in tokens for a in audits if t and t in a.details_json]  # never the token
+
+
+def test_wrong_token_downloads_and_status_never_read_the_files(issuer: Issuer, client: FlaskClient) -> None:
+    """Identifiers are public (QR code): a junk-token request or a status query must not load the blobs."""
+    service = issuer.service
+    made = client.post("/api/v1/licenses", json=body(), headers=issuer.headers).get_json()
+    identifier = made["identifier"]
+    statements: list[str] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    def files_read() -> bool:
+        reads = [s for s in statements if re.search(r"\bFROM licences\b", s)]
+        assert reads  # the licence was looked up
+        statements.clear()
+        return any(re.search(r"licences\.(pdf|ofd)\b", s) for s in reads)
+
+    event.listen(service.engine, "before_cursor_execute", capture)
+    try:
+        assert client.get(f"/licenses/{identifier}/licence.pdf?token=junk").status_code == 404
+        assert not files_read()
+        assert client.get(f"/licenses/{identifier}/licence.pdf").status_code == 404
+        assert not files_read()
+        assert service.licences.status(identifier).status is LicenceState.VALID
+        assert not files_read()
+        assert client.get(f"/licenses/{identifier}/status").status_code == 200
+        assert not files_read()
+        assert client.get(f"/licenses/{identifier}/status?format=html").status_code == 200
+        assert not files_read()
+        # The right token does read the file (the check above can see it).
+        assert client.get(local(made["holder_downloads"]["pdf"])).status_code == 200
+        assert files_read()
+    finally:
+        event.remove(service.engine, "before_cursor_execute", capture)
+
+
+def export_audits(issuer: Issuer) -> list[dict[str, Any]]:
+    with issuer.service.session(read_only=True) as session, session.begin():
+        records = session.execute(select(AuditRecord).where(AuditRecord.action == issuance.AUDIT_EXPORT))
+        return [{"actor": a.actor, **json.loads(a.details_json)} for a in records.scalars()]
+
+
+def test_every_export_is_audited_and_ends_with_a_trailer(
+    issuer: Issuer, client: FlaskClient, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = issuer.service
+    licences = service.licences
+    one, _ = issuer.issue("CASE-1")
+    issuer.issue("CASE-2")
+    auditor, auditor_principal = api_key(service, "审计", "auditor")
+
+    export = licences.export(actor="user:admin", type_code=BUSINESS)
+    assert export_audits(issuer) == []  # written when it ends, with the count
+    assert len(list(export)) == 2
+    assert export.trailer() == {
+        "export_end": True,
+        "count": 2,
+        "started_at": stamp(clock.now),
+        "next_since": stamp(clock.now - issuance.EXPORT_MARGIN),
+    }
+    assert timedelta(minutes=10) <= issuance.EXPORT_MARGIN
+    since = clock.now - timedelta(hours=1)
+    response = client.get(f"/api/v1/licenses/export?since={stamp(since)}", headers=auditor)
+    assert json.loads(response.get_data(as_text=True).splitlines()[-1])["count"] == 2
+    assert export_audits(issuer) == [
+        {
+            "actor": "user:admin",
+            "since": None,
+            "type_code": BUSINESS,
+            "count": 2,
+            "complete": True,
+            "started_at": stamp(clock.now),
+        },
+        {
+            "actor": auditor_principal,
+            "since": stamp(since),
+            "type_code": None,
+            "count": 2,
+            "complete": True,
+            "started_at": stamp(clock.now),
+        },
+    ]
+
+    # A failure mid-stream: no trailer line (the consumer sees the export was cut off), audited as incomplete.
+    real = licences._export_record
+
+    def fail_on_second(row: Any, *args: Any) -> dict[str, Any]:
+        if row.identifier != one.identifier:
+            raise RuntimeError("database went away")
+        return real(row, *args)
+
+    monkeypatch.setattr(licences, "_export_record", fail_on_second)
+    lines: list[str] = []
+    with pytest.raises(RuntimeError):
+        response = client.get("/api/v1/licenses/export", headers=auditor)
+        lines.extend(response.get_data(as_text=True).splitlines())
+    assert not any('"export_end"' in line for line in lines)
+    assert export_audits(issuer)[-1]["count"] == 1 and export_audits(issuer)[-1]["complete"] is False
+
+    # Closed early (a client went away): audited with what was sent.
+    monkeypatch.setattr(licences, "_export_record", real)
+    early = licences.export(actor="user:admin")
+    next(early)
+    early.close()
+    assert export_audits(issuer)[-1]["count"] == 1 and export_audits(issuer)[-1]["complete"] is False
+    assert len(export_audits(issuer)) == 4
+
+
+def test_next_since_catches_a_version_committed_after_an_export_started(
+    issuer: Issuer, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A version stamped before an export's start but committed after it is in the export from next_since."""
+    licences = issuer.service.licences
+    issuer.issue("CASE-1")
+    real_store = licences._store
+    late: dict[str, Any] = {}
+
+    def slow_store(row: Any, **options: Any) -> None:
+        # Stamped now; an export starts (and finishes) before this commits.
+        clock.advance(seconds=30)
+        late["export"] = licences.export(actor="test")
+        late["seen"] = [r["ZZBS"] for r in late["export"]]
+        real_store(row, **options)
+
+    monkeypatch.setattr(licences, "_store", slow_store)
+    second, _ = issuer.issue("CASE-2")
+    assert second.identifier not in late["seen"]
+    clock.advance(minutes=1)
+    naive_next = {r["ZZBS"] for r in licences.export(actor="test", since=late["export"].started_at)}
+    assert second.identifier not in naive_next  # what the review found: `since` = last start misses it
+    next_since = late["export"].next_since
+    assert second.identifier in {r["ZZBS"] for r in licences.export(actor="test", since=next_since)}

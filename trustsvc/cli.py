@@ -174,17 +174,33 @@ def serve(obj: _Context, bind: str, workers: int, dev: bool) -> None:
     _run_gunicorn(settings, bind=bind, workers=workers)
 
 
+#: gunicorn's default access log format with the path alone (``%(U)s``) for the request line's target
+#: (``%(r)s`` carries the query string, and holder download links carry their capability token there).
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"'
+
+
+def _gunicorn_options(*, bind: str, workers: int) -> dict[str, Any]:
+    """The gunicorn settings ``trustsvc serve`` runs with (a function of its own so a test can read them)."""
+    return {
+        "bind": [bind],
+        "workers": workers,
+        "accesslog": "-",
+        "access_log_format": ACCESS_LOG_FORMAT,
+        "proc_name": "trustsvc",
+    }
+
+
 def _run_gunicorn(settings: Settings, *, bind: str, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     from trustsvc.api import create_app
 
+    options = _gunicorn_options(bind=bind, workers=workers)
+
     class _App(BaseApplication):
         def load_config(self) -> None:
-            self.cfg.set("bind", [bind])
-            self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", "-")
-            self.cfg.set("proc_name", "trustsvc")
+            for key, value in options.items():
+                self.cfg.set(key, value)
 
         def load(self) -> Any:
             # Called in each worker after fork: every worker opens its own engine and key store.
@@ -1081,6 +1097,21 @@ def license_revoke(obj: _Context, identifier: str, kind: str, reason: str) -> No
     click.echo(f"{record.identifier}: revoked ({kind_text}) since {_stamp(record.status_changed_at)}")
 
 
+@license_group.command("rotate-holder-token")
+@click.argument("identifier")
+@pass_ctx
+def license_rotate_holder_token(obj: _Context, identifier: str) -> None:
+    """Give a licence version a new holder token (its old links stop working); print the new links.
+
+    For a leaked link: hand the new links to the holder only. Audited (without the token).
+    """
+    licences = obj.service.licences
+    record = licences.rotate_holder_token(identifier, system=None, actor=cli_actor())
+    click.echo(f"{record.identifier}: new holder links (the old ones no longer work)", err=True)
+    for fmt, url in licences.holder_download_urls(record).items():
+        click.echo(f"holder {fmt}: {url}")
+
+
 @license_group.command("status")
 @click.argument("identifier")
 @click.option("--json", "as_json", is_flag=True, help="Print the signed status answer (JSON) as served.")
@@ -1396,7 +1427,11 @@ def license_change(
 
 
 @license_group.command("export")
-@click.option("--since", help="Only versions created or whose status changed at or after this ISO date-time.")
+@click.option(
+    "--since",
+    help="Only versions created, revoked, superseded or expired at or after this ISO date-time "
+    "(use the next_since the previous export printed).",
+)
 @click.option("--type", "type_code", help="Only this licence type code.")
 @click.option(
     "--out",
@@ -1409,18 +1444,30 @@ def license_change(
 def license_export(obj: _Context, since: str | None, type_code: str | None, out: str) -> None:
     """Export every licence version's catalogue record (GB/T 36903 metadata and status) as JSON lines.
 
-    One UTF-8 JSON object per line, in database order; streamed, so any number of licences fits. A file is
-    written through a temporary file and renamed when complete, with a progress bar on stderr.
+    One UTF-8 JSON object per line, in database order; streamed, so any number of licences fits. The last
+    line is the trailer {"export_end": true, "count", "started_at", "next_since"}: without it the export was
+    cut off. A file is written through a temporary file and renamed when complete, with a progress bar on
+    stderr. stderr names the --since of the next incremental export (this one's start less a margin).
     """
     from trustsvc.license.issuance import export_line, parse_since
+    from trustsvc.seal.status import iso
 
-    records = obj.service.licences.export(since=parse_since(since), type_code=type_code)
+    records = obj.service.licences.export(actor=cli_actor(), since=parse_since(since), type_code=type_code)
+
+    def lines() -> Iterator[str]:
+        try:
+            yield from (export_line(r) for r in records)
+            yield export_line(records.trailer())
+        finally:
+            records.close()
+
     if out == "-":
-        for record in records:
-            click.echo(export_line(record), nl=False)
-        return
-    count = _write_lines_atomically(out, (export_line(r) for r in records))
-    click.echo(f"exported {count} licence versions to {out}", err=True)
+        for line in lines():
+            click.echo(line, nl=False)
+    else:
+        _write_lines_atomically(out, lines())
+        click.echo(f"exported {records.count} licence versions to {out}", err=True)
+    click.echo(f"next incremental export: --since {iso(records.next_since)}", err=True)
 
 
 def _write_lines_atomically(path: str, lines: Iterator[str]) -> int:

@@ -35,7 +35,9 @@ same authority that speaks for the seal's status). The free-text reason is not p
 
 :meth:`change` (变更) re-issues a licence as its next version through the same render, seal and store steps;
 :meth:`holder_download_urls` and :meth:`holder_file` are the holder's capability links (a random token per
-version); :meth:`export` streams one GB/T 36903 catalogue record per version. docs/LICENCES.md has the rules.
+version, replaced by :meth:`rotate_holder_token`); :meth:`export` streams one GB/T 36903 catalogue record per
+version, then a trailer, audited. Only the latest version can be revoked or changed, an expired one not
+changed. docs/LICENCES.md has the rules.
 """
 
 from __future__ import annotations
@@ -95,10 +97,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUDIT_CHANGE",
+    "AUDIT_EXPORT",
+    "AUDIT_HOLDER_TOKEN_ROTATE",
     "AUDIT_ISSUE",
     "AUDIT_REVOKE",
     "ENVELOPE_FORMAT",
     "STATEMENT_TYPE",
+    "LicenceExport",
     "LicenceRecord",
     "LicenceSealer",
     "LicenceService",
@@ -116,6 +121,11 @@ log = logging.getLogger(__name__)
 AUDIT_ISSUE: Final = "licence.issue"
 AUDIT_REVOKE: Final = "licence.revoke"
 AUDIT_CHANGE: Final = "licence.change"
+AUDIT_HOLDER_TOKEN_ROTATE: Final = "licence.holder_token.rotate"  # noqa: S105  # an action name
+AUDIT_EXPORT: Final = "licence.export"
+#: How far before an export's start the next incremental export should begin (``next_since``): longer than
+#: any issuance, change or revocation transaction, whose timestamps are taken before it commits.
+EXPORT_MARGIN: Final = timedelta(minutes=10)
 #: Licence versions read per database round trip by :meth:`LicenceService.export`.
 EXPORT_BATCH: Final = 500
 STATEMENT_TYPE: Final = "trustsvc.licence-status"
@@ -597,7 +607,8 @@ class LicenceService:
         """Revoke (吊销) or cancel (注销) the licence ``identifier`` with ``reason``; audited.
 
         With ``system`` only the issuing system may (Forbidden for another). A licence revoked already is an
-        InvalidState naming since when.
+        InvalidState naming since when; so is a superseded version (naming ``latest``): revoking it would
+        leave the current version in force, so the caller must revoke the version it names.
         """
         revocation = parse_revocation_kind(kind) if not isinstance(kind, RevocationKind) else kind
         if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
@@ -614,6 +625,13 @@ class LicenceService:
                     f"{iso(row.status_changed_at)}",
                     status=row.status,
                     since=iso(row.status_changed_at),
+                )
+            if self._later(session, row) is not None:
+                latest = self._latest_in(session, row)
+                raise InvalidState(
+                    f"licence {row.identifier} is superseded: revoke its latest version {latest}",
+                    field="identifier",
+                    latest=latest,
                 )
             row.status = StoredLicenceState.REVOKED.value
             row.status_changed_at = now
@@ -698,6 +716,8 @@ class LicenceService:
             )
         if previous.status is StoredLicenceState.REVOKED:
             raise _revoked(previous.identifier, previous.revocation_kind, previous.status_changed_at)
+        if previous.valid_to is not None and today > previous.valid_to:
+            raise _expired(previous.identifier, previous.valid_to)
 
         seal = self._issuing_seal(licence_type, es_id if es_id is not None else previous.es_id, principal)
         if seal.org_uscc != previous.issuer_code:
@@ -762,7 +782,7 @@ class LicenceService:
         )
         return self._record(row), True
 
-    def _later(self, session: Session, row: Licence) -> Row[str, datetime] | None:
+    def _later(self, session: Session, row: Any) -> Row[str, datetime] | None:
         """Return (identifier, created_at) of the next stored version of ``row``'s licence, if any."""
         return session.execute(
             select(Licence.identifier, Licence.created_at)
@@ -775,6 +795,19 @@ class LicenceService:
             .order_by(Licence.version)
             .limit(1)
         ).first()
+
+    def _latest_in(self, session: Session, row: Licence) -> str:
+        """Return the identifier of the latest stored version of ``row``'s licence (within ``session``)."""
+        return session.execute(
+            select(Licence.identifier)
+            .where(
+                Licence.type_code == row.type_code,
+                Licence.issuer_code == row.issuer_code,
+                Licence.serial == row.serial,
+            )
+            .order_by(Licence.version.desc())
+            .limit(1)
+        ).scalar_one()
 
     def _latest_identifier(self, record: LicenceRecord) -> str:
         """Return the identifier of the latest stored version of ``record``'s licence."""
@@ -811,39 +844,78 @@ class LicenceService:
         downloadable: the file is the holder's record, its status answer tells what it is worth now.
         """
         unknown = NotFound("no such licence file (unknown identifier or wrong token)")
-        try:
-            record = self.get(identifier)
-        except NotFound:
-            raise unknown from None
-        if (
-            not isinstance(token, str)
-            or len(token) > MAX_HOLDER_TOKEN
-            or record.holder_token is None
-            or not hmac.compare_digest(record.holder_token.encode("utf-8"), token.encode("utf-8"))
-        ):
-            raise unknown
+        text = str(parse(identifier, allow_legacy=True))
+        with self._read_sessions() as session, session.begin():
+            # The identifier is public (QR code): compare the token before reading the files.
+            stored = session.execute(
+                select(Licence.id, Licence.holder_token).where(Licence.identifier == text)
+            ).first()
+            if stored is None or not _token_matches(stored.holder_token, token):
+                raise unknown
+            row = session.execute(select(Licence).where(Licence.id == stored.id)).scalar_one()
+            return self._record(row)
+
+    def rotate_holder_token(self, identifier: str, *, system: str | None, actor: str) -> LicenceRecord:
+        """Give version ``identifier`` a new holder token, so its old links (leaked, say) stop working.
+
+        With ``system`` only the issuing system may (Forbidden for another); None: an administrator. Any
+        version may be rotated (a revoked or superseded one stays downloadable). Audited, without the token.
+        """
+        with self._sessions() as session, session.begin():
+            row = self._find(session, identifier, lock=True)
+            if system is not None and row.system != system:
+                raise Forbidden(f"licence {row.identifier} was issued to another system")
+            row.holder_token = secrets.token_urlsafe(24)
+            self._audit.append(
+                session,
+                actor=actor,
+                action=AUDIT_HOLDER_TOKEN_ROTATE,
+                subject=f"licence:{row.identifier}",
+                details={"identifier": row.identifier, "system": row.system},
+            )
+            session.flush()
+            record = self._record(row)
+        log.info("licence %s: holder token rotated", record.identifier)
         return record
 
     # --- export for the national catalogue -----------------------------------------------------------
 
     def export(
-        self, *, since: datetime | None = None, type_code: str | None = None
-    ) -> Iterator[dict[str, Any]]:
+        self, *, actor: str, since: datetime | None = None, type_code: str | None = None
+    ) -> LicenceExport:
         """Return an iterator of one catalogue record per licence version, in id order (see docs/LICENCES.md).
 
         Each record is the GB/T 36903 metadata embedded in the files plus our derived status. Rows are read
         in batches of :data:`EXPORT_BATCH`, metadata columns only (never the files), each batch in its own
         short read transaction. ``since`` keeps the versions created, revoked, superseded or expired at or
-        after it (a record may repeat: consumers upsert by ``ZZBS``). Arguments are checked here, before
-        the first record is read (InvalidInput naming ``since`` or ``type_code``).
+        after it (a record may repeat: consumers upsert by ``ZZBS``; the next export should use
+        :attr:`LicenceExport.next_since`). Arguments are checked here, before the first record is read
+        (InvalidInput naming ``since`` or ``type_code``). The records carry holders' personal data, so the
+        export is audited (``licence.export``, naming ``actor``) when it ends, completed or not.
         """
         if since is not None and (not isinstance(since, datetime) or since.utcoffset() is None):
             raise InvalidInput("since: a date-time with its UTC offset", field="since", rule="date-time")
         code = None if type_code is None else self._type(type_code).type_code
-        return self._export(since, code)
+        started_at = self._clock()
 
-    def _export(self, since: datetime | None, type_code: str | None) -> Iterator[dict[str, Any]]:
-        now = self._clock()
+        def audit(count: int, complete: bool) -> None:
+            details = {
+                "since": iso(since) if since is not None else None,
+                "type_code": code,
+                "count": count,
+                "complete": complete,
+                "started_at": iso(started_at),
+            }
+            with self._sessions() as session, session.begin():
+                self._audit.append(
+                    session, actor=actor, action=AUDIT_EXPORT, subject="licences", details=details
+                )
+
+        return LicenceExport(self._export(since, code, started_at), started_at, audit)
+
+    def _export(
+        self, since: datetime | None, type_code: str | None, now: datetime
+    ) -> Iterator[dict[str, Any]]:
         types: dict[str, LicenceType | None] = {}
         last_id = 0
         while True:
@@ -892,44 +964,36 @@ class LicenceService:
     def status(self, identifier: str) -> LicenceStatus:
         """Return the status of the licence ``identifier`` now (see the module docstring)."""
         now = self._clock()
+        text = str(parse(identifier, allow_legacy=True))
         with self._read_sessions() as session, session.begin():
-            row = self._find(session, identifier)
-            later = session.execute(
-                select(Licence.identifier, Licence.created_at)
-                .where(
-                    Licence.type_code == row.type_code,
-                    Licence.issuer_code == row.issuer_code,
-                    Licence.serial == row.serial,
-                    Licence.version > row.version,
-                )
-                .order_by(Licence.version)
-                .limit(1)
-            ).first()
-            record = self._record(row)
+            # Metadata columns only: every public status request and verification comes here.
+            row = session.execute(select(*_STATUS_COLUMNS).where(Licence.identifier == text)).first()
+            if row is None:
+                raise NotFound(f"no licence {text}", field="identifier")
+            later = self._later(session, row)
         superseded_by = later[0] if later is not None else None
-        kind = record.revocation_kind
         state, since = _derived_state(
-            record.status.value,
-            record.status_changed_at,
-            record.valid_to,
+            row.status,
+            row.status_changed_at,
+            row.valid_to,
             (later[0], later[1]) if later is not None else None,
             now,
         )
         return LicenceStatus(
-            identifier=record.identifier,
+            identifier=row.identifier,
             status=state,
             since=since,
-            revocation_kind=kind,
-            reason=record.reason,
-            type_code=record.type_code,
-            issuer_code=record.issuer_code,
-            issuer_name=record.issuer_name,
-            valid_from=record.valid_from,
-            valid_to=record.valid_to,
+            revocation_kind=RevocationKind(row.revocation_kind) if row.revocation_kind else None,
+            reason=row.reason,
+            type_code=row.type_code,
+            issuer_code=row.issuer_code,
+            issuer_name=row.issuer_name,
+            valid_from=row.valid_from,
+            valid_to=row.valid_to,
             superseded_by=superseded_by,
-            pdf_sm3=record.pdf_sm3,
-            ofd_sm3=record.ofd_sm3,
-            es_id=record.es_id,
+            pdf_sm3=row.pdf_sm3,
+            ofd_sm3=row.ofd_sm3,
+            es_id=row.es_id,
         )
 
     def signed_status(self, identifier: str, *, nonce: str | None = None) -> tuple[bytes, datetime]:
@@ -989,6 +1053,67 @@ class LicenceService:
         """Return how many licence versions are stored."""
         with self._read_sessions() as session, session.begin():
             return int(session.execute(select(func.count(Licence.id))).scalar_one())
+
+
+class LicenceExport(Iterator[dict[str, Any]]):
+    """A running export (:meth:`LicenceService.export`): iterate for the records; then :meth:`trailer`.
+
+    When the records run out, fail or the export is closed early, ``on_end(count, complete)`` runs once
+    (the audit record). ``next_since`` is where the next incremental export should start: this one's start
+    less :data:`EXPORT_MARGIN`, so a version stamped before the start but committed after it is not missed.
+    """
+
+    def __init__(
+        self,
+        records: Iterator[dict[str, Any]],
+        started_at: datetime,
+        on_end: Callable[[int, bool], None],
+    ) -> None:
+        self._records = records
+        self.started_at = started_at
+        self.next_since = started_at - EXPORT_MARGIN
+        self.count = 0
+        self._on_end: Callable[[int, bool], None] | None = on_end
+
+    def __next__(self) -> dict[str, Any]:
+        try:
+            record = next(self._records)
+        except StopIteration:
+            self._end(complete=True)
+            raise
+        except BaseException:
+            self._end(complete=False)
+            raise
+        self.count += 1
+        return record
+
+    def close(self) -> None:
+        """Stop early (a client went away); the audit record says how many records went out."""
+        close = getattr(self._records, "close", None)
+        if close is not None:
+            close()
+        self._end(complete=False)
+
+    def trailer(self) -> dict[str, Any]:
+        """The last line of an export file or stream: without it, a consumer knows the export was cut off."""
+        return {
+            "export_end": True,
+            "count": self.count,
+            "started_at": iso(self.started_at),
+            "next_since": iso(self.next_since),
+        }
+
+    def _end(self, *, complete: bool) -> None:
+        on_end, self._on_end = self._on_end, None
+        if on_end is None:
+            return
+        if complete:
+            on_end(self.count, complete)  # a failure here withholds the trailer: the export is incomplete
+            return
+        try:
+            on_end(self.count, complete)
+        except Exception:  # already failing or closing: keep the first error, note this one
+            log.exception("could not audit an interrupted licence export")
 
 
 # --- change and export helpers --------------------------------------------------------------------------
@@ -1060,6 +1185,19 @@ def _revoked(identifier: str, kind: RevocationKind | None, since: datetime) -> I
     )
 
 
+def _expired(identifier: str, valid_to: date) -> InvalidState:
+    """A change of an expired licence: its new version would be issued expired (the term is kept)."""
+    day = valid_to + timedelta(days=1)
+    return InvalidState(
+        f"licence {identifier} expired since {day.isoformat()} (valid to {valid_to.isoformat()}): an expired "
+        "licence cannot be changed; issue a new licence",
+        field="identifier",
+        status=LicenceState.EXPIRED.value,
+        since=iso(datetime.combine(day, time(), _CHINA)),
+        valid_to=valid_to.isoformat(),
+    )
+
+
 def _derived_state(
     stored: str,
     changed_at: datetime,
@@ -1124,6 +1262,33 @@ _EXPORT_COLUMNS: Final = (
     Licence.ofd_sm3,
     Licence.created_at,
 )
+
+
+#: What a status answer reads of a licence row: no files, no personal data beyond the stored reason.
+_STATUS_COLUMNS: Final = (
+    Licence.identifier,
+    Licence.type_code,
+    Licence.issuer_code,
+    Licence.issuer_name,
+    Licence.serial,
+    Licence.version,
+    Licence.status,
+    Licence.status_changed_at,
+    Licence.revocation_kind,
+    Licence.reason,
+    Licence.valid_from,
+    Licence.valid_to,
+    Licence.pdf_sm3,
+    Licence.ofd_sm3,
+    Licence.es_id,
+)
+
+
+def _token_matches(stored: str | None, given: object) -> bool:
+    """Whether ``given`` is the holder token ``stored`` (constant time; anything odd is simply no)."""
+    if stored is None or not isinstance(given, str) or len(given) > MAX_HOLDER_TOKEN:
+        return False
+    return hmac.compare_digest(stored.encode("utf-8"), given.encode("utf-8"))
 
 
 def _changed_since(since: datetime, now: datetime) -> Any:

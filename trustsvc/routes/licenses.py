@@ -9,12 +9,15 @@ Authenticated (API key):
 * ``GET /api/v1/licenses/<identifier>/licence.pdf`` and ``.../licence.ofd``: the sealed files, for the issuing
   system only (the API key's name that issued them; 403 for another).
 * ``POST /api/v1/licenses/<identifier>/revoke`` (business-system, the issuing system only; or admin):
-  ``{"kind": "注销" | "吊销", "reason": "…"}``.
+  ``{"kind": "注销" | "吊销", "reason": "…"}``; a superseded version is 409 naming ``latest``.
 * ``POST /api/v1/licenses/<identifier>/change`` (business-system, the issuing system only): ``{"case_id",
   "matter_code", "fields", "holder"?, "reason", "es_id"?}`` → 201 with the next version (变更); the same
   change case again → 200. Issuance and change answers carry ``holder_downloads``: the holder's links.
+* ``POST /api/v1/licenses/<identifier>/holder-token`` (business-system, the issuing system only; or admin):
+  a new holder token for that version (the old links stop working) → 200 with the new ``holder_downloads``.
 * ``GET /api/v1/licenses/export?since=&type_code=`` (admin or auditor): every licence version's catalogue
-  record as JSON lines (``application/x-ndjson``), streamed.
+  record as JSON lines (``application/x-ndjson``), streamed, ending with the trailer line ``{"export_end":
+  true, "count", "started_at", "next_since"}`` (missing: the export was cut off); audited.
 
 Public, holder capability: ``GET /licenses/<identifier>/licence.pdf|.ofd?token=…`` — the file when the token
 is the version's holder token; an unknown identifier and a wrong or missing token are the same 404.
@@ -30,6 +33,7 @@ answer. An unknown identifier is a 404 problem, a malformed one a 400 naming the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -37,7 +41,13 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context, ur
 
 from trustsvc.auth import Role
 from trustsvc.errors import InvalidInput, NotFound
-from trustsvc.license.issuance import STATUS_REFRESH_SECONDS, LicenceRecord, export_line, parse_since
+from trustsvc.license.issuance import (
+    STATUS_REFRESH_SECONDS,
+    LicenceExport,
+    LicenceRecord,
+    export_line,
+    parse_since,
+)
 from trustsvc.routes.auth import current_caller, current_service, require_api_key
 from trustsvc.routes.body import json_object
 from trustsvc.routes.licence_page import error_page_response, page_response, wants_html
@@ -135,11 +145,23 @@ def change_licence(identifier: str) -> tuple[Response, int, dict[str, str]]:
 @require_api_key(Role.ADMIN.value, Role.AUDITOR.value)
 def export_licences() -> Response:
     records = current_service().licences.export(
-        since=parse_since(request.args.get("since")), type_code=request.args.get("type_code") or None
+        actor=current_caller().actor,
+        since=parse_since(request.args.get("since")),
+        type_code=request.args.get("type_code") or None,
     )
-    response = Response(stream_with_context(export_line(r) for r in records), mimetype="application/x-ndjson")
+    response = Response(stream_with_context(_export_lines(records)), mimetype="application/x-ndjson")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _export_lines(records: LicenceExport) -> Iterator[str]:
+    """The records as JSON lines, then the trailer line (a stream cut off by an error has none)."""
+    try:
+        for record in records:
+            yield export_line(record)
+        yield export_line(records.trailer())
+    finally:
+        records.close()  # a client that went away: the audit record counts what was sent
 
 
 @bp.get("/api/v1/licenses/<identifier>/licence.pdf", defaults={"fmt": "pdf"})
@@ -163,6 +185,21 @@ def revoke_licence(identifier: str) -> Response:
         system=None if Role.ADMIN.value in caller.roles else caller.name,
     )
     return jsonify(_licence_json(record))
+
+
+@bp.post("/api/v1/licenses/<identifier>/holder-token")
+@require_api_key(Role.BUSINESS_SYSTEM.value, Role.ADMIN.value)
+def rotate_holder_token(identifier: str) -> Response:
+    caller = current_caller()
+    licences = current_service().licences
+    record = licences.rotate_holder_token(
+        identifier,
+        system=None if Role.ADMIN.value in caller.roles else caller.name,
+        actor=caller.actor,
+    )
+    body = _licence_json(record)
+    body["holder_downloads"] = licences.holder_download_urls(record)
+    return jsonify(body)
 
 
 # --- plumbing ------------------------------------------------------------------------------------
