@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,17 +24,31 @@ import pytest
 from flask.testing import FlaskClient
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import delete
 
 from tests.conftest import CliRun, FakeClock
-from tests.licences import FIELDS, HOLDER, ISSUER, ISSUER_NAME, OPERATIONS, OPERATIONS_FIELDS, Issuer, api_key
+from tests.licences import (
+    BUSINESS,
+    FIELDS,
+    HOLDER,
+    ISSUER,
+    ISSUER_NAME,
+    OPERATIONS,
+    OPERATIONS_FIELDS,
+    Issuer,
+    api_key,
+)
 from tests.test_pdf_sealing import make_pdf
 from tests.test_trustlist import ACTOR, make_pki
 from tests.test_trustlist_two_provinces import A_BASE, _serve_over, province_a  # noqa: F401 - fixture
 from tests.test_verify_fetch import local_server  # noqa: F401 - fixture
 from trustsvc.api import create_app
+from trustsvc.errors import MalformedInput
+from trustsvc.license.identifier import build
 from trustsvc.license.issuance import LicenceRecord
 from trustsvc.license.models import Licence
+from trustsvc.pdf.metadata import MAX_XMP_BYTES, revision_metadata
 from trustsvc.sealing import SealPlacement
 from trustsvc.service import TrustService
 from trustsvc.verify import report
@@ -40,6 +56,7 @@ from trustsvc.verify.licence import CHECK_NAME
 from trustsvc.verify.result import CheckResult, CheckStatus, SubIndication, VerificationResult
 from trustsvc.verify.status import AnswerNotFound, Fetcher, HttpFetcher, StatusUnavailable
 from trustsvc.verify.trustlist import Pin, verify_trust_list
+from trustsvc.verify.truststore import AnchorSource, Entry, EntryKind, ListStatus, Services, TrustStore
 
 
 @pytest.fixture
@@ -362,9 +379,10 @@ def test_b_checks_a_licence_through_a_trust_list(
     assert "connection refused" in check.detail
 
 
-def test_b_reports_a_licence_a_does_not_know_as_not_issued(
+def test_b_reports_a_licence_a_does_not_know_as_try_later_not_as_not_issued(
     a_issuer: Issuer, b_with_a: tuple[TrustService, list[bool]]
 ) -> None:
+    """An unsigned 404 from another territory (a mis-route, a forgery) must not make a licence INVALID."""
     a = a_issuer.service
     b, _ = b_with_a
     record, _ = a_issuer.issue()
@@ -372,10 +390,11 @@ def test_b_reports_a_licence_a_does_not_know_as_not_issued(
         session.execute(delete(Licence).where(Licence.identifier == record.identifier))
 
     result = b.verifier.verify(record.ofd)
-    assert result.report == "INVALID", result.to_json()
+    assert result.report == "INDETERMINATE", result.to_json()
     check = licence_check(result)
-    assert check.sub_indication is SubIndication.SIG_CONSTRAINTS_FAILURE
-    assert "was not issued" in check.detail and "HTTP 404" in check.detail
+    assert (check.status, check.sub_indication) == (CheckStatus.INDETERMINATE, SubIndication.TRY_LATER)
+    assert f"the issuer's status service does not know {record.identifier}" in check.detail
+    assert "HTTP 404" in check.detail and "was not issued" not in check.detail
 
 
 def answering(answer: bytes) -> Fetcher:
@@ -442,3 +461,168 @@ def test_a_lists_its_issuing_organisations_so_b_finds_the_licence_status_by_issu
     endpoints = b.trust.store().endpoints_for(ISSUER)
     assert endpoints.licence_status_url(record.identifier) == f"{A_BASE}/licenses/{record.identifier}/status"
     assert endpoints.source is not None and endpoints.source.list_name == "province-a"
+
+
+# --- review findings: what a later revision, another sealer or a legacy code cannot do ------------------
+
+
+def with_info_entries(data: bytes, count: int, **entries: str) -> bytes:
+    """Return ``data`` with an unsigned incremental update giving /Info ``count`` filler entries more."""
+    filler = {f"K{i}": "x" for i in range(count)}
+    return with_later_info(data, **filler, **entries)
+
+
+def test_unreadable_later_metadata_cannot_drop_the_check_of_a_revoked_licence(issuer: Issuer) -> None:
+    service = issuer.service
+    record, _ = issuer.issue()
+    service.licences.revoke(record.identifier, "违法经营", kind="吊销", actor="user:admin")
+
+    oversized = with_info_entries(record.pdf, 257)  # over MAX_INFO_ENTRIES, in an unsigned later revision
+    result = service.verifier.verify(oversized)
+    assert (result.report, result.sub_indication) == ("INVALID", SubIndication.REVOKED), result.to_json()
+    check = licence_check(result)
+    assert check.sub_indication is SubIndication.REVOKED and record.identifier in check.detail
+    assert any(
+        "the metadata of the latest revision cannot be read" in w and "more than 256 entries" in w
+        for w in warnings_of(result)
+    )
+
+
+def test_unreadable_signed_metadata_is_indeterminate(issuer: Issuer) -> None:
+    service = issuer.service
+    unreadable = with_info_entries(make_pdf(1), 257)
+    sealed = service.sealer.seal_document(
+        unreadable, es_id=issuer.es_id, principal=issuer.principal, placement=SealPlacement.box(1, 20, 30)
+    ).data
+    result = service.verifier.verify(sealed)
+    assert result.report == "INDETERMINATE", result.to_json()
+    check = licence_check(result)
+    assert check.status is CheckStatus.INDETERMINATE
+    assert "the metadata of the revision signature 1 covers cannot be read" in check.detail
+    assert "whether the document is a licence cannot be told" in check.detail
+
+
+def sealed_naming(issuer: Issuer, identifier: str) -> bytes:
+    """Return a fresh PDF whose signed /Info names ``identifier``, sealed with ``issuer``'s seal."""
+    named = with_later_info(make_pdf(1), ZZBS=identifier)
+    return issuer.service.sealer.seal_document(
+        named, es_id=issuer.es_id, principal=issuer.principal, placement=SealPlacement.box(1, 20, 30)
+    ).data
+
+
+def test_another_organisations_seal_cannot_borrow_a_valid_licence_identifier(issuer: Issuer) -> None:
+    service = issuer.service
+    record, _ = issuer.issue()
+    _, principal = api_key(service, "乙公司系统", "business-system")
+    made = service.seals.create_seal(HOLDER, FIELDS["name"], 1, actor="test", authorised=[principal])
+    stranger = Issuer(service, made.seal.es_id, "乙公司系统", principal, {})
+
+    genuine = service.verifier.verify(sealed_naming(issuer, record.identifier))
+    assert (genuine.report, licence_check(genuine).status) == ("VALID", CheckStatus.PASSED), genuine.to_json()
+
+    result = service.verifier.verify(sealed_naming(stranger, record.identifier))
+    assert (result.report, result.sub_indication) == ("INVALID", SubIndication.SIG_CONSTRAINTS_FAILURE)
+    check = licence_check(result)
+    assert check.status is CheckStatus.FAILED
+    assert check.detail == (
+        f"licence {record.identifier} names issuer {ISSUER}, but the document was sealed by "
+        f"{FIELDS['name']} ({HOLDER})"
+    )
+
+
+def legacy_licence(issuer: Issuer, code: str, case_id: str) -> str:
+    """Return the identifier of a licence of ours re-keyed to the legacy issuer code ``code``, revoked."""
+    service = issuer.service
+    record, _ = issuer.issue(case_id)
+    service.licences.revoke(record.identifier, "违法经营", kind="吊销", actor="user:admin")
+    legacy = str(build(record.type_code, code, record.serial, 1, allow_legacy=True))
+    with service.session() as session, session.begin():
+        row = session.query(Licence).filter(Licence.identifier == record.identifier).one()
+        row.identifier, row.issuer_code = legacy, code
+    return legacy
+
+
+def test_legacy_issuer_codes_are_checked_and_bound_through_the_trust_list(issuer: Issuer) -> None:
+    service = issuer.service
+    legacy = legacy_licence(issuer, "430100", "CASE-L")
+    # our own list names 430100 as an issuing organisation (it holds a licence of it); our CA anchors the seal
+    result = service.verifier.verify(sealed_naming(issuer, legacy))
+    assert (result.report, result.sub_indication) == ("INVALID", SubIndication.REVOKED), result.to_json()
+    assert legacy in licence_check(result).detail
+    assert not any("malformed" in w for w in warnings_of(result))
+
+    # an issuer code no list anchoring the signer names: not bound, so not passed
+    unknown = str(build(BUSINESS, "340100", "77", 1, allow_legacy=True))
+    result = service.verifier.verify(sealed_naming(issuer, unknown))
+    assert result.report == "INDETERMINATE", result.to_json()
+    check = licence_check(result)
+    assert check.status is CheckStatus.INDETERMINATE
+    assert f"licence {unknown} names issuer 340100, which cannot be bound to " in check.detail
+
+
+def metadata_stream(encoded: bytes, filters: list[str]) -> bytes:
+    """Return a PDF whose unsigned later revision sets /Metadata to ``encoded`` with ``filters``."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(make_pdf(1)))
+    stream = generic.StreamObject(
+        {
+            generic.NameObject("/Type"): generic.NameObject("/Metadata"),
+            generic.NameObject("/Subtype"): generic.NameObject("/XML"),
+            generic.NameObject("/Filter"): generic.ArrayObject(generic.NameObject(f) for f in filters),
+        },
+        encoded_data=encoded,
+    )
+    writer.root[generic.NameObject("/Metadata")] = writer.add_object(stream)
+    writer.update_root()
+    writer._update_meta = lambda: None  # type: ignore[method-assign]  # pyHanko would rewrite the packet
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_flate_bomb_in_the_metadata_is_refused_without_inflating_it() -> None:
+    deflate = zlib.compressobj(9)
+    zeros = bytes(1 << 20)
+    bomb = b"".join(deflate.compress(zeros) for _ in range(64)) + deflate.flush()  # 64 MiB in ~64 KB
+    reader = PdfFileReader(io.BytesIO(metadata_stream(bomb, ["/FlateDecode"])))
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(MalformedInput, match=f"over {MAX_XMP_BYTES} bytes"):
+            revision_metadata(reader)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024, peak
+
+    # a filter chain is refused rather than decoded; a small FlateDecode packet still reads
+    chained = PdfFileReader(io.BytesIO(metadata_stream(b"78", ["/ASCIIHexDecode", "/FlateDecode"])))
+    with pytest.raises(MalformedInput, match="filter"):
+        revision_metadata(chained)
+    packet = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>"
+    small = PdfFileReader(io.BytesIO(metadata_stream(zlib.compress(packet), ["/FlateDecode"])))
+    assert revision_metadata(small).xmp == packet
+
+
+def test_organisation_endpoints_come_from_one_entry_the_signers_list_first() -> None:
+    def organisation(list_name: str, services: Services) -> Entry:
+        source = AnchorSource(list_name, "43", 1, ListStatus.FRESH)
+        return Entry(
+            EntryKind.ISSUING_ORGANISATION,
+            list_name,
+            source,
+            organisation_uscc=ISSUER,
+            services=services,
+        )
+
+    seal_only = organisation("x", Services(seal_status="https://x/seals/{es_id}/status"))
+    licences = organisation("y", Services(licence_status="https://y/licenses/{identifier}/status"))
+    endpoints = TrustStore([seal_only, licences]).endpoints_for(ISSUER)
+    assert endpoints.licence_status_url("ID") == "https://y/licenses/ID/status"
+    assert endpoints.source is not None and endpoints.source.list_name == "y"  # not x's name on y's URL
+
+    both_x = organisation("x", Services(licence_status="https://x/licenses/{identifier}/status"))
+    store = TrustStore([both_x, licences])
+    assert store.endpoints_for(ISSUER).licence_status_url("ID") == "https://x/licenses/ID/status"
+    preferred = store.endpoints_for(ISSUER, list_name="y")
+    assert preferred.licence_status_url("ID") == "https://y/licenses/ID/status"
+    assert preferred.source is not None and preferred.source.list_name == "y"

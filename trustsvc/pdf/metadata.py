@@ -9,6 +9,7 @@ with the hardened XML parser (:func:`trustsvc.ofd.xml.parse_xml`).
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -83,10 +84,34 @@ def _xmp(reader: PdfFileReader, handler: PdfHandler, revision: int | None) -> by
     declared = stream.get("/Length")
     if isinstance(declared, int) and declared > MAX_XMP_BYTES:
         raise MalformedInput(f"the PDF's XMP metadata is over {MAX_XMP_BYTES} bytes")
-    data = stream.data
+    data = _bounded_data(stream)
     if len(data) > MAX_XMP_BYTES:
         raise MalformedInput(f"the PDF's XMP metadata is over {MAX_XMP_BYTES} bytes")
-    return bytes(data)
+    return data
+
+
+def _bounded_data(stream: generic.StreamObject) -> bytes:
+    """Return the decoded stream, never decoding more than :data:`MAX_XMP_BYTES` + 1 bytes.
+
+    ``stream.data`` would inflate the whole stream before any limit applies (a 400 KB PDF can carry a
+    FlateDecode packet of 400 MiB): only no filter or one /FlateDecode without /DecodeParms is decoded here,
+    with an output cap; anything else is refused.
+    """
+    filters = stream.get("/Filter")
+    raw = stream.encoded_data
+    if isinstance(filters, generic.ArrayObject) and len(filters) <= 1:
+        filters = filters[0] if filters else None
+    if filters is None or isinstance(filters, generic.NullObject):
+        return bytes(raw[: MAX_XMP_BYTES + 1])
+    if filters != "/FlateDecode":
+        raise MalformedInput("the PDF's XMP metadata uses a filter other than one /FlateDecode; not read")
+    params = stream.get("/DecodeParms")
+    if params is not None and not isinstance(params, generic.NullObject) and params:
+        raise MalformedInput("the PDF's XMP metadata has /DecodeParms; not read")
+    try:
+        return zlib.decompressobj().decompress(raw, MAX_XMP_BYTES + 1)
+    except zlib.error:
+        raise MalformedInput("the PDF's XMP metadata is not valid FlateDecode data") from None
 
 
 def _object_at(reader: PdfFileReader, ref: generic.Reference, revision: int | None) -> object:

@@ -13,26 +13,38 @@ signature vouches for is read from *its* signed revision; the answer itself is f
    :data:`~trustsvc.license.render.XMP_NAMESPACE`, parsed with the hardened parser), both read from the
    revision the signature covers (:func:`trustsvc.pdf.metadata.revision_metadata`). An identifier only a
    later, unsigned revision carries — or an ``OFD.xml`` the signature does not cover — gives a warning and
-   no check; so does one that :func:`trustsvc.license.identifier.parse` refuses. No identifier: no check
+   no check; so does one that :func:`trustsvc.license.identifier.parse` refuses (legacy issuer codes
+   allowed, as the status service allows them). Metadata of a later revision that cannot be read is a
+   warning: the signed identifier is still checked (pyHanko accepts /Info and XMP changes after signing, so
+   an unreadable later update must not switch the check off). Metadata the signature covers that cannot be
+   read: INDETERMINATE — whether the document is a licence cannot be told. No identifier: no check
    (documents that are not licences verify as before).
-2. **The status**: ours — the licence is in our database (:meth:`LicenceService.status`); an identifier
+2. **The binding**: the identifier's issuer code must be the USCC of the organisation that signed (the
+   organizationIdentifier of the signer certificate: for a seal, the organisation's certificate the seal
+   lists) — else INVALID SIG_CONSTRAINTS_FAILURE: any seal holder could otherwise seal a PDF naming another
+   organisation's valid licence. When there is nothing to compare (a legacy issuer code, a certificate
+   without a USCC), the trust list whose ``signer-ca`` entry issued the signer's certificate must list the
+   issuer code as an ``issuing-organisation``; else INDETERMINATE.
+3. **The status**: ours — the licence is in our database (:meth:`LicenceService.status`); an identifier
    whose issuer's status service is our own trust list's but which our database does not hold was **not
-   issued**. Others' — the licence-status URL of the trust store (the issuing organisation's entry for the
-   identifier's issuer code, else an ``issuing-organisation`` entry of the trust list the signer
-   certificate's CA belongs to: that territory's licence-status service), a ``trustsvc-signed-json/1`` answer
-   of type ``trustsvc.licence-status`` whose signer carries the seal-making purpose and chains to a
-   ``signer-ca`` anchor of **that** trust list (seal-status rules, :class:`CheckEnvironment.signed_answer`),
-   about this very identifier, produced within the last hour (:data:`MAX_ANSWER_AGE`: an old "valid" must not
-   be replayed past a revocation).
-3. **The verdict**: valid → passed; revoked (注销/吊销) → INVALID REVOKED; superseded → INVALID
+   issued**. Others' — the licence-status URL of **the signer's trust list** (its issuing organisation's
+   entry for the identifier's issuer code, else any ``issuing-organisation`` entry of that list: that
+   territory's licence-status service; another list naming the issuer code has no say), a
+   ``trustsvc-signed-json/1`` answer of type ``trustsvc.licence-status`` whose signer carries the
+   seal-making purpose and chains to a ``signer-ca`` anchor of **that** trust list (seal-status rules,
+   :class:`CheckEnvironment.signed_answer`), about this very identifier, produced within the last hour
+   (:data:`MAX_ANSWER_AGE`: an old "valid" must not be replayed past a revocation).
+4. **The verdict**: valid → passed; revoked (注销/吊销) → INVALID REVOKED; superseded → INVALID
    SIG_CONSTRAINTS_FAILURE (decision: no ETSI sub-indication says "replaced"; REVOKED and EXPIRED would
    misstate what happened, and a validation constraint — the licence must be the current version — fails);
-   expired → INVALID EXPIRED; unknown to the issuer (our database, or an HTTP 404 from its service) →
-   INVALID SIG_CONSTRAINTS_FAILURE "not issued"; unreachable or an unusable answer → INDETERMINATE
-   TRY_LATER; no status service known → skipped with a warning (strict mode: INDETERMINATE TRY_LATER), as
-   for seal status. A status is the licence's state **now**, whatever the signing time: a licence that was
-   valid when sealed and revoked since is no longer a valid licence.
-4. **The file**: when the status names the SM3 of the files as issued and the document's differs, a
+   expired → INVALID EXPIRED; unknown to our database (its issuer is ours) → INVALID
+   SIG_CONSTRAINTS_FAILURE "not issued"; an HTTP 404/410 from another territory's service → INDETERMINATE
+   TRY_LATER (decision: the 404 is not signed — a mis-route or a forgery must not make a genuine licence
+   INVALID in our signed report); unreachable or an unusable answer → INDETERMINATE TRY_LATER; no status
+   service known → skipped with a warning (strict mode: INDETERMINATE TRY_LATER), as for seal status. A
+   status is the licence's state **now**, whatever the signing time: a licence that was valid when sealed
+   and revoked since is no longer a valid licence.
+5. **The file**: when the status names the SM3 of the files as issued and the document's differs, a
    warning ("not the file as issued") — decision: not a failure, since a legitimate copy may carry later
    revisions (e.g. validation data added to a PDF) while the signature over the issued content still holds.
 """
@@ -46,7 +58,9 @@ from typing import Any, Final
 
 from lxml import etree
 
+from trustsvc.ca.profiles import uscc_of
 from trustsvc.errors import InvalidInput, MalformedInput, NotFound, PayloadTooLarge
+from trustsvc.license import uscc
 from trustsvc.license.identifier import parse
 from trustsvc.license.issuance import STATEMENT_TYPE, LicenceStatus
 from trustsvc.license.models import LicenceState
@@ -58,7 +72,7 @@ from trustsvc.seal.status import iso
 from trustsvc.verify.engine import CheckEnvironment, SignatureContext
 from trustsvc.verify.result import CheckResult, SubIndication
 from trustsvc.verify.status import AnswerNotFound, StatusUnavailable
-from trustsvc.verify.truststore import OWN_LIST, EntryKind
+from trustsvc.verify.truststore import OWN_LIST, EntryKind, Purpose
 
 __all__ = ["CHECK_NAME", "IDENTIFIER_KEY", "LicenceStatusCheck", "signed_identifier"]
 
@@ -106,16 +120,34 @@ class LicenceStatusCheck:
         env = ctx.environment
         if env is None:
             return None
-        identifier = signed_identifier(ctx, env)
+        try:
+            identifier = signed_identifier(ctx, env)
+        except (MalformedInput, PayloadTooLarge) as exc:
+            # a failure to read what the signature covers must not turn a licence into "not a licence"
+            return CheckResult.indeterminate(
+                CHECK_NAME,
+                SubIndication.GENERIC,
+                f"{exc.detail}; whether the document is a licence cannot be told",
+            )
         if identifier is None:
             return None
+        unbound, signer_lists = _binding(identifier, ctx, env)
+        if unbound is not None:
+            return unbound
         try:
-            status = self._status(identifier, ctx, env)
+            status = self._status(identifier, signer_lists, env)
         except _NotIssued as exc:
             return CheckResult.failed(
                 CHECK_NAME,
                 SubIndication.SIG_CONSTRAINTS_FAILURE,
                 f"licence {identifier} was not issued: its issuer does not know it ({exc.source})",
+            )
+        except AnswerNotFound as exc:
+            # an unsigned 404/410 from another territory proves nothing: a mis-route or a forgery
+            return CheckResult.indeterminate(
+                CHECK_NAME,
+                SubIndication.TRY_LATER,
+                f"the issuer's status service does not know {identifier} ({exc.detail})",
             )
         except StatusUnavailable as exc:
             return CheckResult.indeterminate(
@@ -133,22 +165,20 @@ class LicenceStatusCheck:
 
     # --- where the status comes from ------------------------------------------------------------------
 
-    def _status(self, identifier: str, ctx: SignatureContext, env: CheckEnvironment) -> _Status | None:
+    def _status(self, identifier: str, signer_lists: list[str], env: CheckEnvironment) -> _Status | None:
+        """Return the status (None: no service known); _NotIssued only on our own database's word."""
         if self._local is not None:
             try:
                 return _from_local(self._local(identifier))
             except NotFound:
                 pass
-        located = _locate(identifier, ctx, env)
+        located = _locate(identifier, signer_lists, env)
         if located is None:
             return None
         url, list_name = located
         if list_name == OWN_LIST and self._local is not None:
             raise _NotIssued("database")  # our own service: the database above is its answer
-        try:
-            verified = env.signed_answer(url, statement_type=STATEMENT_TYPE, list_name=list_name)
-        except AnswerNotFound:
-            raise _NotIssued(f"licence-status:{url}: HTTP 404") from None
+        verified = env.signed_answer(url, statement_type=STATEMENT_TYPE, list_name=list_name)
         return _from_statement(identifier, verified.statement, url, env.now)
 
 
@@ -198,27 +228,125 @@ def _text_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _locate(identifier: str, ctx: SignatureContext, env: CheckEnvironment) -> tuple[str, str] | None:
-    """Return (licence-status URL, trust list name) for ``identifier``, or None when no list names one."""
-    issuer_code = parse(identifier).issuer_code
+def _locate(identifier: str, signer_lists: list[str], env: CheckEnvironment) -> tuple[str, str] | None:
+    """Return (licence-status URL, trust list name) for ``identifier``, or None when no list names one.
+
+    From the signer's lists only, when the signer's chain is known (another list claiming the issuer code
+    has no say over this document): the issuer's entry there, else any issuing organisation's of that list
+    (the territory's service). Without a known signer list: whichever list names the issuer.
+    """
+    issuer_code = parse(identifier, allow_legacy=True).issuer_code
     store = env.store
+    for name in signer_lists:
+        endpoints = store.endpoints_for(issuer_code, list_name=name)
+        url = endpoints.licence_status_url(identifier)
+        if url is not None and endpoints.source is not None and endpoints.source.list_name == name:
+            return url, name
+    for name in signer_lists:
+        for entry in store.entries():
+            if (
+                entry.kind is EntryKind.ISSUING_ORGANISATION
+                and entry.source.list_name == name
+                and entry.services.licence_status
+            ):
+                return entry.services.licence_status.replace("{identifier}", identifier), name
+    if signer_lists:
+        return None
     endpoints = store.endpoints_for(issuer_code)
     url = endpoints.licence_status_url(identifier)
     if url is not None and endpoints.source is not None:
         return url, endpoints.source.list_name
-    if ctx.signer_cert is None:
-        return None
-    source = store.endpoints_for(ctx.signer_cert).source
-    if source is None:
-        return None
-    for entry in store.entries():
-        if (
-            entry.kind is EntryKind.ISSUING_ORGANISATION
-            and entry.source.list_name == source.list_name
-            and entry.services.licence_status
-        ):
-            return entry.services.licence_status.replace("{identifier}", identifier), source.list_name
     return None
+
+
+# --- who may carry the identifier ---------------------------------------------------------------------
+
+
+def _binding(
+    identifier: str, ctx: SignatureContext, env: CheckEnvironment
+) -> tuple[CheckResult | None, list[str]]:
+    """Return (a failing result or None, the signer's trust lists): the identifier must be the sealer's.
+
+    Any seal holder can seal a PDF naming another organisation's valid licence: the issuer code must be the
+    USCC of the organisation that signed (its certificate's organizationIdentifier — for a seal, the
+    organisation's certificate listed in the seal). When either side has no comparable USCC (a legacy issuer
+    code, a certificate without one), the trust list that anchors the signer must list the issuer code as
+    one of its issuing organisations; when that cannot be established either, INDETERMINATE.
+    """
+    code = parse(identifier, allow_legacy=True).issuer_code
+    signer_lists = _signer_lists(ctx, env)
+    org = uscc_of(ctx.signer_cert.subject) if ctx.signer_cert is not None else None
+    if org is not None and org == code:
+        return None, signer_lists
+    if org is not None and _is_uscc(code):
+        return (
+            CheckResult.failed(
+                CHECK_NAME,
+                SubIndication.SIG_CONSTRAINTS_FAILURE,
+                f"licence {identifier} names issuer {code}, but the document was "
+                f"{'sealed' if ctx.seal is not None else 'signed'} by {_organisation(ctx, org)}",
+            ),
+            signer_lists,
+        )
+    listing = [
+        e.source.list_name
+        for e in env.store.entries()
+        if e.kind is EntryKind.ISSUING_ORGANISATION and e.organisation_uscc == code
+    ]
+    shared = [name for name in signer_lists if name in listing]
+    if shared:
+        return None, shared
+    signer = _organisation(ctx, org) if org is not None else "a signer without an organisation code"
+    return (
+        CheckResult.indeterminate(
+            CHECK_NAME,
+            SubIndication.SIG_CONSTRAINTS_FAILURE,
+            f"licence {identifier} names issuer {code}, which cannot be bound to {signer}: no trust list "
+            "anchoring the signer lists that issuer",
+        ),
+        signer_lists,
+    )
+
+
+def _is_uscc(code: str) -> bool:
+    try:
+        uscc.validate(code, field="issuer_code")
+    except InvalidInput:
+        return False
+    return True
+
+
+def _organisation(ctx: SignatureContext, org: str) -> str:
+    name = ctx.signer_cert.subject.native.get("organization_name") if ctx.signer_cert is not None else None
+    return f"{name} ({org})" if isinstance(name, str) and name else org
+
+
+def _signer_lists(ctx: SignatureContext, env: CheckEnvironment) -> list[str]:
+    """Return the trust lists whose ``signer-ca`` entry issued the signer certificate (or a CA above it).
+
+    Matched by issuer name and authority key identifier, as :meth:`TrustStore.endpoints_for` matches a
+    certificate's CA; the chain itself is the ``signer_chain`` check's (a document it fails is not VALID).
+    """
+    current = ctx.signer_cert
+    seen: set[bytes] = set()
+    while current is not None and current.dump() not in seen:
+        seen.add(current.dump())
+        aki = current.authority_key_identifier
+        names: list[str] = []
+        for entry in env.store.entries(Purpose.SIGNER_CA):
+            anchor = entry.certificate
+            if (
+                anchor is not None
+                and anchor.subject == current.issuer
+                and (aki is None or entry.key_id == aki.hex())
+                and entry.source.list_name not in names
+            ):
+                names.append(entry.source.list_name)
+        if names:
+            return names
+        issuer = current.issuer
+        current = next((c for c in ctx.other_certs if c.subject == issuer), None)
+    return []
 
 
 # --- the verdict ------------------------------------------------------------------------------------------
@@ -276,7 +404,7 @@ def signed_identifier(ctx: SignatureContext, env: CheckEnvironment) -> str | Non
     if text is None:
         return None
     try:
-        return str(parse(text.strip()))
+        return str(parse(text.strip(), allow_legacy=True))
     except InvalidInput as exc:
         env.warn(
             f"the document names a malformed licence identifier {text[:80]!r}: {exc.detail}; not checked"
@@ -291,8 +419,7 @@ def _ofd_identifier(ctx: SignatureContext, env: CheckEnvironment) -> str | None:
         package: OfdPackage = env.memo("ofd-package", lambda: OfdPackage.read(env.document))
         datas = package.document(check.document).custom_datas
     except (MalformedInput, PayloadTooLarge) as exc:
-        env.warn(f"the OFD metadata cannot be read: {exc.detail}; no licence status checked")
-        return None
+        raise MalformedInput(f"the OFD metadata cannot be read: {exc.detail}") from None
     text = datas.get(IDENTIFIER_KEY)
     if not text:
         return None
@@ -309,11 +436,17 @@ def _pdf_identifier(ctx: SignatureContext, env: CheckEnvironment) -> str | None:
     sig = ctx.pdf_signature
     assert sig is not None
     try:
-        signed = _pdf_identifiers(revision_metadata(sig.reader, sig.signed_revision), env)
-        latest = _pdf_identifiers(revision_metadata(sig.reader), env)
+        signed = _pdf_identifiers(revision_metadata(sig.reader, sig.signed_revision), env, signed=True)
     except (MalformedInput, PayloadTooLarge) as exc:
-        env.warn(f"the PDF metadata cannot be read: {exc.detail}; no licence status checked")
-        return None
+        raise MalformedInput(
+            f"the metadata of the revision signature {ctx.index + 1} covers cannot be read: {exc.detail}"
+        ) from None
+    try:
+        latest = _pdf_identifiers(revision_metadata(sig.reader), env, signed=False)
+    except (MalformedInput, PayloadTooLarge) as exc:
+        # a later, unsigned update cannot take the signed identifier's check away
+        env.warn(f"the metadata of the latest revision cannot be read: {exc.detail}")
+        latest = []
     if not signed:
         if latest:
             env.warn(
@@ -331,8 +464,12 @@ def _pdf_identifier(ctx: SignatureContext, env: CheckEnvironment) -> str | None:
     return signed[0]
 
 
-def _pdf_identifiers(metadata: PdfMetadata, env: CheckEnvironment) -> list[str]:
-    """Return the identifiers in ``metadata``: the /Info entry first, then the XMP property."""
+def _pdf_identifiers(metadata: PdfMetadata, env: CheckEnvironment, *, signed: bool) -> list[str]:
+    """Return the identifiers in ``metadata``: the /Info entry first, then the XMP property.
+
+    An unreadable XMP packet is a warning — or, in the ``signed`` revision when /Info names no identifier,
+    MalformedInput: then nothing tells whether the signed document is a licence.
+    """
     found = []
     if metadata.info.get(IDENTIFIER_KEY):
         found.append(metadata.info[IDENTIFIER_KEY].strip())
@@ -340,6 +477,8 @@ def _pdf_identifiers(metadata: PdfMetadata, env: CheckEnvironment) -> list[str]:
         try:
             root = parse_xml(metadata.xmp, max_bytes=MAX_XMP_BYTES, name="XMP metadata")
         except (MalformedInput, PayloadTooLarge) as exc:
+            if signed and not found:
+                raise
             env.warn(f"the PDF's XMP metadata cannot be read: {exc.detail}")
             return found
         found.extend(_xmp_values(root))

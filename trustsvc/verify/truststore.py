@@ -274,18 +274,21 @@ class TrustStore:
         found = self._by_sha256.get(hashlib.sha256(_der(certificate)).hexdigest(), [])
         return any(e.kind is kind for e in found)
 
-    def endpoints_for(self, cert_or_issuer: x509.Certificate | bytes | str) -> Endpoints:
+    def endpoints_for(
+        self, cert_or_issuer: x509.Certificate | bytes | str, *, list_name: str | None = None
+    ) -> Endpoints:
         """Return where to ask about a certificate (or about an organisation, given its USCC).
 
         For a certificate: OCSP, CRL and caIssuers URLs of the CA entry that issued it (matched by issuer
         name and authority key identifier); the seal-status template of the certificate's own entry, else of
         its issuer, else of a seal maker in the issuer's list; the licence-status template of the issuing
         organisation entry for the certificate's USCC in that list. For a USCC: the seal- and licence-status
-        templates of that organisation. Empty :class:`Endpoints` (``source`` None) when no list knows it —
+        templates of that organisation, all from one entry (``list_name``: that list's entry preferred).
+        Empty :class:`Endpoints` (``source`` None) when no list knows it —
         the engine then falls back to the certificate's own AIA and CRL distribution points.
         """
         if isinstance(cert_or_issuer, str):
-            return self._endpoints_for_organisation(cert_or_issuer)
+            return self._endpoints_for_organisation(cert_or_issuer, list_name)
         certificate = (
             cert_or_issuer if isinstance(cert_or_issuer, x509.Certificate) else _load(cert_or_issuer)
         )
@@ -334,14 +337,23 @@ class TrustStore:
                 return entry
         return None
 
-    def _endpoints_for_organisation(self, uscc: str) -> Endpoints:
+    def _endpoints_for_organisation(self, uscc: str, list_name: str | None = None) -> Endpoints:
+        """One entry answers, URLs and source together (never one list's URL with another's name): the
+        first with a licence-status service, else with a seal-status one, else the first — those of
+        ``list_name`` (the signer's list, when the caller knows it) before the others."""
         entries = self._by_uscc.get(uscc.strip().upper(), [])
-        seal_status = next((e.services.seal_status for e in entries if e.services.seal_status), None)
-        licence_status = next((e.services.licence_status for e in entries if e.services.licence_status), None)
+        if list_name is not None:
+            entries = sorted(entries, key=lambda e: e.source.list_name != list_name)  # stable
+        chosen = next(
+            (e for e in entries if e.services.licence_status),
+            next((e for e in entries if e.services.seal_status), entries[0] if entries else None),
+        )
+        if chosen is None:
+            return Endpoints()
         return Endpoints(
-            seal_status=seal_status,
-            licence_status=licence_status,
-            source=entries[0].source if entries else None,
+            seal_status=chosen.services.seal_status,
+            licence_status=chosen.services.licence_status,
+            source=chosen.source,
         )
 
     def with_local_anchors(
