@@ -530,6 +530,29 @@ def test_another_organisations_seal_cannot_borrow_a_valid_licence_identifier(iss
     )
 
 
+def test_a_countersignature_on_an_issued_licence_does_not_make_it_invalid(issuer: Issuer) -> None:
+    """The holder seals the licence its issuer sealed (e.g. to submit it): the licence is checked on the
+    issuer's signature; the holder's signature is not taken to claim the licence. Revocation still counts."""
+    service = issuer.service
+    record, _ = issuer.issue()
+    _, principal = api_key(service, "乙公司系统", "business-system")
+    made = service.seals.create_seal(HOLDER, FIELDS["name"], 1, actor="test", authorised=[principal])
+    countersigned = service.sealer.seal_document(
+        record.pdf, es_id=made.seal.es_id, principal=principal, placement=SealPlacement.box(1, 20, 30)
+    ).data
+
+    result = service.verifier.verify(countersigned)
+    assert result.report == "VALID", result.to_json()
+    first, second = (s.check(CHECK_NAME) for s in result.signatures)
+    assert first is not None and first.status is CheckStatus.PASSED
+    assert second is not None and second.status is CheckStatus.SKIPPED
+    assert second.detail.startswith(f"licence {record.identifier} is checked on signature 1, its issuer's")
+
+    service.licences.revoke(record.identifier, "违法经营", kind="吊销", actor="user:admin")
+    revoked = service.verifier.verify(countersigned)
+    assert (revoked.report, revoked.sub_indication) == ("INVALID", SubIndication.REVOKED)
+
+
 def legacy_licence(issuer: Issuer, code: str, case_id: str) -> str:
     """Return the identifier of a licence of ours re-keyed to the legacy issuer code ``code``, revoked."""
     service = issuer.service

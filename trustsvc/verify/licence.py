@@ -70,7 +70,7 @@ from trustsvc.ofd.xml import parse_xml
 from trustsvc.pdf.metadata import MAX_XMP_BYTES, PdfMetadata, revision_metadata
 from trustsvc.seal.status import iso
 from trustsvc.verify.engine import CheckEnvironment, SignatureContext
-from trustsvc.verify.result import CheckResult, SubIndication
+from trustsvc.verify.result import CheckResult, CheckStatus, SubIndication
 from trustsvc.verify.status import AnswerNotFound, StatusUnavailable
 from trustsvc.verify.truststore import OWN_LIST, EntryKind, Purpose
 
@@ -132,8 +132,19 @@ class LicenceStatusCheck:
         if identifier is None:
             return None
         unbound, signer_lists = _binding(identifier, ctx, env)
+        bound: dict[str, int] = env.memo("licence-bound-signatures", dict)
         if unbound is not None:
+            earlier = bound.get(identifier)
+            if earlier is not None and unbound.status is CheckStatus.FAILED:
+                # A countersignature (the holder's, a receiving authority's) on a licence its issuer sealed
+                # first: the licence is checked on the issuer's signature, this one does not speak for it.
+                return CheckResult.skipped(
+                    CHECK_NAME,
+                    f"licence {identifier} is checked on signature {earlier + 1}, its issuer's; "
+                    f"this signature is another organisation's ({unbound.detail})",
+                )
             return unbound
+        bound.setdefault(identifier, ctx.index)
         try:
             status = self._status(identifier, signer_lists, env)
         except _NotIssued as exc:
