@@ -86,7 +86,7 @@ def test_issuing_ca_points_at_root_and_has_path_length_zero(chain: tuple[Issued,
         a["access_method"].native: a["access_location"].native
         for a in cert.authority_information_access_value
     }
-    assert aia == {"ocsp": f"{BASE}/ocsp", "ca_issuers": f"{BASE}/ca/root.crt"}
+    assert aia == {"ca_issuers": f"{BASE}/ca/root.crt"}  # no OCSP: the root's status is on its CRL
     assert cert.issuer.dump() == root.certificate.subject.dump()
     assert cert.certificate_policies_value.native == [
         {"policy_identifier": DEFAULT_POLICY_OID, "policy_qualifiers": None}

@@ -49,7 +49,13 @@ Decisions (each one is a choice a reader may want to revisit, so the reason is k
 * **Pointers.** CRL distribution point ``<base>/crl/<ca-name>.crl`` and AIA (OCSP ``<base>/ocsp``,
   caIssuers ``<base>/ca/<ca-name>.crt``) on every certificate except the self-signed root, where they
   would point at nothing. ``<ca-name>`` names the *issuing* CA. The OCSP responder certificate carries
-  no OCSP pointer: it has id-pkix-ocsp-nocheck, so clients never ask about it.
+  no OCSP pointer: it has id-pkix-ocsp-nocheck, so clients never ask about it. Nor does an issuing-CA
+  certificate: our responder is delegated by the issuing CAs and answers ``unauthorized`` about their own
+  certificates (a root has no delegated responder, :mod:`trustsvc.ca.status`), so the pointer would send
+  ``openssl ocsp`` and relying parties to a dead end; the issuing CA's status is on the root's CRL, which
+  its CRL distribution point names (caIssuers stays). Certificates already issued are not re-issued: an
+  existing home keeps issuing-CA certificates with the old pointer, and relying parties fall back from its
+  ``unauthorized`` answer to that CRL (as :mod:`trustsvc.verify.status` does).
 * **Subject.** UTF8String for every attribute except countryName and serialNumber (PrintableString, as
   X.520 defines them). The unified social credit code (统一社会信用代码) goes into organizationIdentifier
   (2.5.4.97) in the ETSI EN 319 412-1 §5.1.4 semantics form ``NTRCN-<USCC>``: a standard attribute made
@@ -397,6 +403,7 @@ def _base_profiles(policy: tuple[str, ...], cps_uri: str | None) -> dict[Profile
             subject_allowed=_CA_SUBJECT,
             policy_oids=policy,
             cps_uri=cps_uri,
+            ocsp_url=False,  # its status is on the root's CRL only: see "Pointers" above
         ),
         ProfileKind.SEAL_MAKER: leaf(
             ProfileKind.SEAL_MAKER,
