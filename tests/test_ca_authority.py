@@ -188,6 +188,7 @@ def test_config_placeholders_are_the_profiles_placeholders() -> None:
         tsa_policy_oid="1.2.3.6",
         org_name="x",
         org_code="11330105002500287C",
+        region_code="330000",
     )
     assert config.placeholder_warnings(configured) == []
 

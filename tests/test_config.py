@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from trustsvc.config import DEFAULT_MAX_CONTENT_LENGTH, Settings, redact_url
+from trustsvc.config import (
+    DEFAULT_MAX_CONTENT_LENGTH,
+    PLACEHOLDER_REGION_CODE,
+    Settings,
+    placeholder_warnings,
+    redact_url,
+)
 from trustsvc.errors import ConfigurationError
 
 USCC = "91110000600037341L"
@@ -145,3 +151,31 @@ def test_settings_can_be_built_directly(tmp_path: Path) -> None:
     assert s.database_url.startswith("sqlite:///")
     with pytest.raises(ConfigurationError, match="unknown setting"):
         Settings.build(tmp_path, colour="blue")
+
+
+def _region_warnings(s: Settings) -> list[str]:
+    return [w for w in placeholder_warnings(s) if "region_code" in w]
+
+
+def test_unset_region_code_is_named_as_the_placeholder_esids_carry(tmp_path: Path) -> None:
+    from trustsvc.seal.registry import UNSET_REGION_CODE
+
+    assert PLACEHOLDER_REGION_CODE == UNSET_REGION_CODE
+    (warning,) = _region_warnings(Settings.from_env({"TRUSTSVC_HOME": str(tmp_path)}))
+    assert PLACEHOLDER_REGION_CODE in warning
+    assert "set TRUSTSVC_REGION_CODE to your GB/T 2260 code" in warning
+
+
+@pytest.mark.parametrize("code", ["330000", "330102", "110000"])
+def test_a_six_digit_region_code_is_kept_and_silences_the_warning(tmp_path: Path, code: str) -> None:
+    s = Settings.from_env({"TRUSTSVC_HOME": str(tmp_path), "TRUSTSVC_REGION_CODE": code})
+    assert s.region_code == code
+    assert _region_warnings(s) == []
+
+
+@pytest.mark.parametrize("code", ["33", "3300000", "33000A", "33 000", "000000", "３３００００"])
+def test_a_malformed_region_code_is_refused_naming_the_variable(tmp_path: Path, code: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"TRUSTSVC_REGION_CODE.*GB/T 2260"):
+        Settings.from_env({"TRUSTSVC_HOME": str(tmp_path), "TRUSTSVC_REGION_CODE": code})
+    with pytest.raises(ConfigurationError, match="TRUSTSVC_REGION_CODE"):
+        Settings.build(tmp_path, region_code=code)

@@ -26,6 +26,11 @@ Certificate authority settings and their placeholders:
   as for CRLs: re-signed after 1 h, nextUpdate 24 h after producedAt; see :mod:`trustsvc.ca.status`).
 * ``tsa_policy_oid`` (default a placeholder under the RFC 5612 arc, named by :func:`placeholder_warnings`)
   and ``tsa_accuracy_ms`` (default 1000: tokens state an accuracy of 1 s) shape every time-stamp token.
+* ``region_code`` (``TRUSTSVC_REGION_CODE``): the service's GB/T 2260 administrative division code, six
+  digits (a province-level service ends in ``0000``), e.g. 330000. It begins every esID the seal registry
+  makes and names the territory in our trust list; left empty, esIDs carry the placeholder
+  :data:`PLACEHOLDER_REGION_CODE` and :func:`placeholder_warnings` says so. ``000000`` is no territory
+  and is refused. Set it before the first seal is made: esIDs are not renumbered.
 * ``region_name`` (e.g. 某省) names the territory in our trust list next to ``region_code``;
   ``trust_list_refresh_seconds`` (default 24 h): the published trust list is re-signed once it is this old;
   ``trust_list_validity_seconds`` (default 7 days): its nextUpdate - issued_at (see
@@ -129,6 +134,8 @@ _OID_RE = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
 
 # GB/T 2260 administrative division code: six digits, e.g. 330000 for Zhejiang.
 _REGION_CODE = re.compile(r"[0-9]{6}")
+#: What esIDs carry while ``region_code`` is unset (trustsvc.seal.registry.UNSET_REGION_CODE): no territory.
+PLACEHOLDER_REGION_CODE = "000000"
 
 
 @dataclass(frozen=True, repr=False)
@@ -290,8 +297,13 @@ def _validate(s: Settings) -> None:
         raise ConfigurationError(f"public_base_url must be an http(s) URL, not {s.public_base_url!r}")
     if s.public_base_url.endswith("/"):
         object.__setattr__(s, "public_base_url", s.public_base_url.rstrip("/"))
-    if s.region_code and not _REGION_CODE.fullmatch(s.region_code):
-        raise ConfigurationError(f"region_code must be a six-digit GB/T 2260 code, not {s.region_code!r}")
+    if s.region_code and (
+        not _REGION_CODE.fullmatch(s.region_code) or s.region_code == PLACEHOLDER_REGION_CODE
+    ):
+        raise ConfigurationError(
+            f"TRUSTSVC_REGION_CODE (region_code) must be a six-digit GB/T 2260 code other than "
+            f"{PLACEHOLDER_REGION_CODE}, e.g. 330000, not {s.region_code!r}"
+        )
     if s.org_code:
         from stdnum.cn import uscc
 
@@ -343,6 +355,11 @@ def placeholder_warnings(s: Settings) -> list[str]:
         warnings.append(
             "org_name/org_code are not set: the embedded PKI names the placeholder organisation "
             f"{PLACEHOLDER_ORG_NAME} ({PLACEHOLDER_ORG_USCC})"
+        )
+    if not s.region_code:
+        warnings.append(
+            f"region_code is not set: esIDs carry the placeholder region {PLACEHOLDER_REGION_CODE}; "
+            "set TRUSTSVC_REGION_CODE to your GB/T 2260 code"
         )
     return warnings
 
