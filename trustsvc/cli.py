@@ -639,7 +639,7 @@ SEAL_KINDS_HELP = (
 
 @main.group()
 def seal() -> None:
-    """Electronic seals (GB/T 38540): make, list, show, suspend, resume, revoke, grant, status."""
+    """Electronic seals (GB/T 38540): make, list, show, suspend, resume, revoke, grant, signer, status."""
 
 
 @seal.command("create")
@@ -831,6 +831,90 @@ def seal_grant(obj: _Context, es_id: str, principal: str, role: str, withdraw: b
     else:
         seals.grant(es_id, who, role, actor=cli_actor())
         click.echo(f"{es_id}: {who} holds {role}")
+
+
+@seal.group("signer")
+def seal_signer() -> None:
+    """The signer certificates a seal lists; a change re-makes the seal (same esID, next version)."""
+
+
+@seal_signer.command("list")
+@click.argument("es_id")
+@click.option("--all", "show_all", is_flag=True, help="Also list removed signers.")
+@pass_ctx
+def seal_signer_list(obj: _Context, es_id: str, show_all: bool) -> None:
+    """List the signer certificates of a seal (the SM3 names a signer for `seal signer remove`)."""
+    details = obj.service.seals.get(es_id)
+    _table(
+        ("cert SM3", "serial", "until", "key", "issuer", "added", "removed", "subject"),
+        [
+            (
+                signer.cert_sm3,
+                signer.serial,
+                _day(signer.not_after),
+                "in-store" if signer.key_in_store else "external",
+                "ours" if signer.issued_by_us else "other",
+                f"{signer.added_at:%Y-%m-%dT%H:%M:%SZ}",
+                "-" if signer.removed_at is None else f"{signer.removed_at:%Y-%m-%dT%H:%M:%SZ}",
+                signer.subject,
+            )
+            for signer in details.signers
+            if show_all or signer.removed_at is None
+        ],
+    )
+
+
+@seal_signer.command("add")
+@click.argument("es_id")
+@click.option(
+    "--cert",
+    "cert_file",
+    type=click.File("rb"),
+    help="Signer certificate to list (PEM or DER); default: issue a seal-signer one for a new SM2 key.",
+)
+@click.option("--department", help="OU of the signer certificate issued when --cert is not given.")
+@pass_ctx
+def seal_signer_add(obj: _Context, es_id: str, cert_file: Any, department: str | None) -> None:
+    """Add a signer to a seal; prints the new signer's certificate SM3."""
+    if cert_file is not None and department is not None:
+        raise InvalidInput("--department applies only to a certificate issued now, not with --cert")
+    seals = obj.service.seals
+    before = {s.cert_sm3 for s in seals.get(es_id).signers if s.removed_at is None}
+    certificate = _der_certificate(cert_file.read()) if cert_file is not None else None
+    details = seals.add_signer(es_id, actor=cli_actor(), signer_cert=certificate, department=department)
+    added = [s for s in details.signers if s.removed_at is None and s.cert_sm3 not in before]
+    for signer in added:
+        click.echo(
+            f"{es_id}: version {details.seal.version}, added signer {signer.serial}: {signer.subject}",
+            err=True,
+        )
+        click.echo(signer.cert_sm3)
+
+
+@seal_signer.command("remove")
+@click.argument("es_id")
+@click.option("--cert-sm3", help="SM3 (hex) of the signer's certificate, as `seal signer list` shows it.")
+@click.option(
+    "--cert", "cert_file", type=click.File("rb"), help="Or the signer certificate itself (PEM/DER)."
+)
+@click.option("--revoke-certificate", is_flag=True, help="Also revoke the certificate if our CA issued it.")
+@pass_ctx
+def seal_signer_remove(
+    obj: _Context, es_id: str, cert_sm3: str | None, cert_file: Any, revoke_certificate: bool
+) -> None:
+    """Remove a signer from a seal (not the last one: revoke the seal instead)."""
+    if (cert_sm3 is None) == (cert_file is None):
+        raise InvalidInput("name the signer with exactly one of --cert-sm3 or --cert")
+    if cert_file is not None:
+        from trustsvc.keys.sm3 import sm3
+
+        cert_sm3 = sm3(_der_certificate(cert_file.read())).hex()
+    assert cert_sm3 is not None
+    details = obj.service.seals.remove_signer(
+        es_id, cert_sm3, actor=cli_actor(), revoke_certificate=revoke_certificate
+    )
+    remaining = sum(1 for s in details.signers if s.removed_at is None)
+    click.echo(f"{es_id}: version {details.seal.version}, {remaining} signer(s) left")
 
 
 @seal.command("status")
@@ -1745,10 +1829,18 @@ def trust_remove(obj: _Context, name: str) -> None:
 
 
 def _der_certificate(data: bytes) -> bytes:
+    """Return the DER of a certificate file in PEM or DER (refused as the HTTP API refuses it)."""
     from asn1crypto import pem
 
+    from trustsvc.errors import MalformedInput
+
     if pem.detect(data):
-        _, _, der = pem.unarmor(data)
+        try:
+            kind, _, der = pem.unarmor(data)
+        except (ValueError, UnicodeError):
+            raise MalformedInput("the PEM certificate cannot be read") from None
+        if kind != "CERTIFICATE":
+            raise InvalidInput(f"expected a CERTIFICATE, not {kind}")
         return bytes(der)
     return data
 
