@@ -147,10 +147,16 @@ def test_es_ids_are_region_serial_and_mod_11_2_check_allocated_by_the_database(p
 
 
 def test_concurrent_creations_get_distinct_consecutive_es_ids(pki: TrustService) -> None:
-    ca_cert = pki.ca.ca("sm2-issuing").certificate_der  # a given certificate: no issuance per seal
+    given = pki.ca.issue_from_csr(  # a given certificate: no issuance per seal
+        "sm2-issuing",
+        csr_from_signer(sm2_signer()),
+        "seal-signer",
+        subject={"organization": ORG_NAME, "uscc": ORG, "common_name": "UKey"},
+        actor=ACTOR,
+    ).der
 
     def make(_: int) -> str:
-        return pki.seals.create_seal(ORG, ORG_NAME, "business", actor=ACTOR, signer_cert=ca_cert).seal.es_id
+        return pki.seals.create_seal(ORG, ORG_NAME, "business", actor=ACTOR, signer_cert=given).seal.es_id
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         made = list(pool.map(make, range(8)))
@@ -188,6 +194,30 @@ def test_a_given_signer_certificate_is_listed_and_linked_to_our_certificate_row(
     signer = made.signers[0]
     assert signer.certificate_der == issued.der
     assert signer.issued_by_us and not signer.key_in_store  # the holder signs with their own key
+
+
+def test_only_end_entity_signing_certificates_can_be_a_seals_signer(pki: TrustService) -> None:
+    """A CA, our OCSP responder or a TLS client certificate in a seal's signer list would be a mistake."""
+    tls = pki.ca.issue_from_csr(
+        "sm2-issuing",
+        csr_from_signer(sm2_signer()),
+        "tls-client",
+        subject={"organization": ORG_NAME, "uscc": ORG, "common_name": "业务系统"},
+        actor=ACTOR,
+    )
+    refused = {
+        "end entity": pki.ca.ca("sm2-issuing").certificate_der,
+        "signer profile": pki.ca.service_certificate(ServiceRole.OCSP_RESPONDER, "sm2-issuing").der,
+    }
+    refused_tls = {"signer profile": tls.der}
+    es_id = _contract_seal(pki).seal.es_id
+    for rule, der in [*refused.items(), *refused_tls.items()]:
+        with pytest.raises(InvalidInput) as caught:
+            pki.seals.add_signer(es_id, actor=ACTOR, signer_cert=der)
+        assert caught.value.extra.get("rule") == rule, caught.value.detail
+        with pytest.raises(InvalidInput):
+            _contract_seal(pki, signer_cert=der)
+    assert pki.seals.get(es_id).seal.version == 1  # nothing was re-made
 
 
 def test_a_legal_representative_seal_needs_the_persons_name_for_its_picture(pki: TrustService) -> None:
@@ -415,10 +445,22 @@ def test_a_revoked_signer_certificate_cannot_sign(pki: TrustService, clerk: str)
 
 
 def test_the_service_never_signs_with_a_key_a_caller_merely_points_at(pki: TrustService, clerk: str) -> None:
-    # The issuing CA's certificate is public and its key is in our store: listing it must not make the
-    # CA key a seal-signing key.
-    ca_cert = pki.ca.ca("sm2-issuing").certificate_der
-    made = _contract_seal(pki, signer_cert=ca_cert, authorised=[clerk])
+    # The issuing CA's and the seal maker's certificates are public and their keys are in our store:
+    # listing one must never make its key a seal-signing key. They cannot be listed at all.
+    maker = pki.ca.service_certificate(ServiceRole.SEAL_MAKER, "sm2-issuing")
+    assert maker.key_id is not None
+    for der in (pki.ca.ca("sm2-issuing").certificate_der, maker.der):
+        with pytest.raises(InvalidInput, match=r"end entity|seal-signer"):
+            _contract_seal(pki, signer_cert=der, authorised=[clerk])
+    # a seal-signer certificate of ours whose key a holder keeps is listed, and never signed with here
+    holders = pki.ca.issue_from_csr(
+        "sm2-issuing",
+        csr_from_signer(sm2_signer()),
+        "seal-signer",
+        subject={"organization": ORG_NAME, "uscc": ORG, "common_name": "UKey"},
+        actor=ACTOR,
+    )
+    made = _contract_seal(pki, signer_cert=holders.der, authorised=[clerk])
     assert not made.signers[0].key_in_store
     with pytest.raises(InvalidState, match="no signer whose key is in this service's key store"):
         pki.seals.signing_key_for(made.seal.es_id, clerk)

@@ -667,6 +667,7 @@ class SealRegistry:
             raise InvalidInput(f"the signer certificate expired at {_iso(not_after)}")
         if not_before > now + timedelta(minutes=5):
             raise InvalidInput(f"the signer certificate is valid only from {_iso(not_before)}")
+        _check_signing_certificate(cert)
         certificate_id = key_id = None
         if serial > 0 and serial.bit_length() <= 159:
             with self._read_sessions() as session, session.begin():
@@ -677,6 +678,13 @@ class SealRegistry:
                 if ours is not None:
                     if ours.status != CertificateStatus.GOOD.value:
                         raise InvalidState(f"the signer certificate {ours.serial} is {ours.status}")
+                    if ours.profile not in _SIGNER_PROFILES:
+                        raise InvalidInput(
+                            f"the certificate {ours.serial} is our {ours.profile} certificate; a seal's "
+                            f"signer must be one of {', '.join(sorted(_SIGNER_PROFILES))}",
+                            field="signer_cert",
+                            rule="signer profile",
+                        )
                     certificate_id = ours.id
                     # Only keys our CA certified for seal signing are ever used by the service.
                     if ours.key_id is not None and ours.profile == ProfileKind.SEAL_SIGNER.value:
@@ -1430,4 +1438,36 @@ def _require_changeable(record: SealRecord, now: datetime) -> None:
             f"seal {record.es_id} is {verb} {_iso(record.since)}: its signers can no longer change",
             seal_status=record.status.value,
             since=_iso(record.since),
+        )
+
+
+#: Profiles of our own certificates that may sign for a seal.
+_SIGNER_PROFILES: Final = frozenset({ProfileKind.SEAL_SIGNER.value, ProfileKind.PERSON_SIGNER.value})
+
+
+def _check_signing_certificate(cert: x509.Certificate) -> None:
+    """Refuse a certificate that cannot sign documents: a CA, or one whose key usage excludes signing.
+
+    A seal's signer list is what verifiers trust to sign under the seal (GB/T 38540 §7.3 c); a CA, OCSP or
+    TLS certificate there would be a mistake at best. Other CAs' certificates are accepted when they are
+    end-entity signing certificates (their holders sign with their own keys).
+    """
+    try:
+        constraints = cert.basic_constraints_value
+        key_usage = cert.key_usage_value
+    except ValueError:
+        raise InvalidInput(
+            "the signer certificate's extensions cannot be read", field="signer_cert", rule="extensions"
+        ) from None
+    if constraints is not None and constraints["ca"].native:
+        raise InvalidInput(
+            "the signer certificate is a CA certificate; a seal's signer is an end entity",
+            field="signer_cert",
+            rule="end entity",
+        )
+    if key_usage is not None and not ({"digital_signature", "non_repudiation"} & set(key_usage.native)):
+        raise InvalidInput(
+            "the signer certificate's key usage allows no signing (digitalSignature or nonRepudiation)",
+            field="signer_cert",
+            rule="key usage",
         )
