@@ -26,9 +26,9 @@ own OCSP service (one pre-signed response per leaf) and CRL publisher (complete 
 the issuing CA) — again in-process. An OFD seal (GB/T 38540 ``SES_Signature``) has a place for a time-stamp
 but none for revocation data, so OFD takes ``B-B`` or ``B-T``.
 
-Time comes from the service clock: it is the OFD ``timeInfo``/``SignatureDateTime`` and the time the TSA
-stamps. (The PDF ``signingTime`` attribute is written by pyHanko from the system clock; ``seal_pdf`` takes no
-time. In a running service the two clocks are the same.)
+Time comes from the service clock, read once per sealing (``signed_at``, also the audit record's): it is the
+OFD ``timeInfo``/``SignatureDateTime``, the PDF signature's ``/M`` (and, for SM2, its CMS signingTime; the
+seal's validity and B-LT data are checked then, too), and the time the TSA stamps.
 
 Where this module sits (ARCHITECTURE.md, "Which way things flow"): **layer 7.5/8, beside service.py**.
 It composes the seal registry (layer 4), the CA's OCSP, CRL and TSA services (layer 3), the PDF and OFD
@@ -394,7 +394,7 @@ class DocumentSealer:
         signed_at = self._clock().astimezone(UTC).replace(microsecond=0)
         if found == "pdf":
             output, pages = self._seal_pdf(
-                data, material, seal, certificate, placement, level, reason, location
+                data, material, seal, certificate, placement, level, reason, location, signed_at
             )
         else:
             output, pages = self._seal_ofd(data, material, seal, certificate, placement, level, signed_at)
@@ -459,6 +459,7 @@ class DocumentSealer:
         level: str,
         reason: str | None,
         location: str | None,
+        signed_at: datetime,
     ) -> tuple[bytes, tuple[int, ...]]:
         from trustsvc.pdf.sealing import seal_pdf
 
@@ -489,6 +490,7 @@ class DocumentSealer:
             reason=reason,
             location=location,
             max_size=self.max_size,
+            signing_time=signed_at,
         )
         return output, (where.page,)
 

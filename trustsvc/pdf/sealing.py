@@ -49,6 +49,11 @@ parseable → MalformedInput; encrypted → InvalidInput; page out of range, box
 or picture, a bad level/option combination → InvalidInput. A time-stamp authority that does not answer is
 UpstreamUnavailable (503).
 
+Time (``signing_time``): the time the signature claims — ``/M`` in the signature dictionary and, for SM2, the
+CMS signingTime — is the caller's (the service passes its clock, the moment it audits), in UTC to the second;
+the seal's validity and B-LT validation data are checked at that moment. Without it pyHanko reads the
+system clock.
+
 Also: documents are read in pyHanko's strict mode (a file strict mode refuses is MalformedInput; its signature
 would not validate in strict validators either). A new signature field is always created (``Seal<n>``, or
 ``field_name``); signing into an existing empty field is not offered. :func:`seal_pdf` is synchronous (pyHanko
@@ -77,12 +82,14 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.rw_common import find_inherited_value_in_tree
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter, enumerate_sig_fields
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.signers.pdf_signer import (
     DSSContentSettings,
     PdfSignatureMetadata,
     PdfSigner,
+    PdfSigningSession,
     SigDSSPlacementPreference,
 )
 from pyhanko.sign.timestamps import TimeStamper
@@ -246,6 +253,7 @@ def seal_pdf(
     location: str | None = None,
     contact: str | None = None,
     max_size: int = DEFAULT_MAX_PDF_SIZE,
+    signing_time: datetime | None = None,
 ) -> bytes:
     """Return ``pdf_bytes`` with one more revision: the seal picture at ``placement``, signed by ``signer``.
 
@@ -257,8 +265,14 @@ def seal_pdf(
     by :func:`trustsvc.seal.picture.render_seal`; transparency is kept). ``field_name`` defaults to
     ``Seal<n>``, the first such name not in use; ``reason``/``location``/``contact`` go into the signature
     dictionary (Chinese text is fine). See the module docstring for levels, subfilters and placement.
+
+    ``signing_time`` (timezone-aware; taken in UTC, to the second) is the time the signature claims: the
+    ``/M`` entry and, for SM2 (adbe.pkcs7), the CMS signingTime (PAdES forbids that attribute: there /M is
+    the claimed time); the seal must be valid then, and B-LT validation data given as OCSP responses/CRLs
+    (no fetcher) is checked at that moment. ``None`` reads the system clock, as pyHanko does.
     """
     _check_level(level, timestamper, validation_info)
+    at = _signing_time(signing_time)
     writer = _open(pdf_bytes, max_size)
     geometry = _page_geometry(writer.prev, placement.page)
     box = geometry.rect(
@@ -273,7 +287,7 @@ def seal_pdf(
         if text is not None and (not isinstance(text, str) or len(text) > _MAX_TEXT):
             raise errors.InvalidInput(f"{what} must be text of at most {_MAX_TEXT} characters")
     if seal_der is not None:
-        _check_seal(seal_der, signer_cert)
+        _check_seal(seal_der, signer_cert, at)
     if not isinstance(picture_png, bytes):
         raise errors.InvalidInput("the seal picture must be a PNG")
     picture = _encoded_picture(picture_png, geometry.rotate)
@@ -283,7 +297,7 @@ def seal_pdf(
     stamper = _timestamper(timestamper)
     context = None
     if validation_info is not None:
-        context = _validation_context(validation_info, chain)
+        context = _validation_context(validation_info, chain, at)
     meta = PdfSignatureMetadata(
         field_name=name,
         md_algorithm=pdf_signer_obj.digest_algorithm,
@@ -312,7 +326,7 @@ def seal_pdf(
             inner_content_scaling=layout.InnerScaling.STRETCH_TO_FIT,
         ),
     )
-    pdf_signer = PdfSigner(
+    pdf_signer = _TimedPdfSigner(
         meta,
         signer=pdf_signer_obj,
         timestamper=stamper,
@@ -320,12 +334,43 @@ def seal_pdf(
         # pyHanko annotates the box as ints but writes any number (FloatObject(rd(x)), fields.py)
         new_field_spec=SigFieldSpec(sig_field_name=name, on_page=placement.page - 1, box=box),  # type: ignore[arg-type]
     )
+    pdf_signer.signing_time = at
     output = io.BytesIO()
     with _signing_errors():
         # pyHanko's synchronous entry point: runs the signing coroutine and then closes any HTTP session a
         # fetcher opened for the validation context.
         pdf_signer.sign_pdf(writer, output=output)
     return output.getvalue()
+
+
+class _TimedPdfSigner(PdfSigner):
+    """A ``PdfSigner`` whose signing session takes its time from the caller, not from the system clock.
+
+    pyHanko (0.38) has no public option for it (issue MatthiasValvekens/pyHanko#569): ``init_signing_session``
+    creates the ``PdfSigningSession`` without a time, so the session reads ``datetime.now()``. Everything
+    after that reads ``session.system_time``: the ``/M`` entry (``prepare_tbs_document``), the CMS
+    signingTime (``async_sign_pdf``'s ``PdfCMSSignedAttributes``) and the dry-run size estimate. So the one
+    value is set there, right after the session is made.
+    """
+
+    signing_time: datetime | None = None
+
+    def init_signing_session(
+        self, pdf_out: BasePdfFileWriter, existing_fields_only: bool = False
+    ) -> PdfSigningSession:
+        session = super().init_signing_session(pdf_out, existing_fields_only=existing_fields_only)
+        if self.signing_time is not None:
+            session.system_time = self.signing_time
+        return session
+
+
+def _signing_time(value: datetime | None) -> datetime | None:
+    """Return ``value`` in UTC to the second (what /M and UTCTime hold); InvalidInput for a naive time."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise errors.InvalidInput("signing_time must be a timezone-aware datetime")
+    return value.astimezone(UTC).replace(microsecond=0)
 
 
 def page_count(pdf_bytes: bytes, *, max_size: int = DEFAULT_MAX_PDF_SIZE) -> int:
@@ -431,9 +476,9 @@ def _field_name(reader: PdfFileReader, wanted: str | None) -> str:
     return f"Seal{n}"
 
 
-def _check_seal(seal_der: bytes, signer_cert: x509.Certificate) -> None:
+def _check_seal(seal_der: bytes, signer_cert: x509.Certificate, at: datetime | None = None) -> None:
     """Refuse a seal GB/T 38540 §7.2 a) would refuse: unreadable, bad maker signature, signer not listed,
-    not valid now."""
+    not valid at the signing time ``at`` (default: now)."""
     if not isinstance(seal_der, bytes):
         raise errors.InvalidInput("seal_der must be bytes")
     try:
@@ -443,10 +488,11 @@ def _check_seal(seal_der: bytes, signer_cert: x509.Certificate) -> None:
         raise errors.InvalidInput(f"the seal cannot be used: {exc.detail}") from None
     if not signer_is_listed(seal, bytes(signer_cert.dump())):
         raise errors.InvalidInput("the signer certificate is not listed in the seal")
-    now = datetime.now(UTC)
+    now = at or datetime.now(UTC)
     if not seal.valid_start <= now <= seal.valid_end:
         start, end = (f"{t:%Y-%m-%d %H:%M:%S}Z" for t in (seal.valid_start, seal.valid_end))
-        raise errors.InvalidInput(f"the seal is valid from {start} to {end}, not now")
+        when = "now" if at is None else f"at the signing time {at:%Y-%m-%d %H:%M:%S}Z"
+        raise errors.InvalidInput(f"the seal is valid from {start} to {end}, not {when}")
 
 
 def _picture(png: bytes, rotate: int) -> Image.Image:
@@ -548,7 +594,9 @@ def _timestamper(timestamper: TimeStamper | Callable[[bytes], bytes] | None) -> 
     )
 
 
-def _validation_context(info: ValidationData, chain: Sequence[x509.Certificate]) -> ValidationContext:
+def _validation_context(
+    info: ValidationData, chain: Sequence[x509.Certificate], moment: datetime | None = None
+) -> ValidationContext:
     roots = list(info.trust_roots) or [c for c in chain if c.self_signed in ("maybe", "yes")]
     if not roots:
         raise errors.InvalidInput(
@@ -570,6 +618,10 @@ def _validation_context(info: ValidationData, chain: Sequence[x509.Certificate])
     kwargs: dict[str, Any] = {}
     if info.fetcher_backend is not None:
         kwargs["fetcher_backend"] = info.fetcher_backend
+    if moment is not None and info.fetcher_backend is None:
+        # Checked at the time the signature claims. Not with a fetcher: what it fetches speaks about the
+        # present, and certvalidator documents moment and fetching as exclusive.
+        kwargs["moment"] = moment
     return ValidationContext(
         trust_roots=roots,
         other_certs=list(chain),
