@@ -1,8 +1,8 @@
 """What the licence tests share: the shipped types' codes, valid field sets, an issuing organisation with an
 SM2 PKI, a seal and a business-system API key (:func:`issuer` fixture), and request bodies.
 
-The ``issuer`` fixture is registered for every test by tests/conftest.py; tests that call pyHanko need a
-clock near the real time (``real_clock`` below, as in tests/test_sealing_service.py).
+The ``issuer`` fixture is registered for every test by tests/conftest.py; licence tests pin their clock far
+from the real time (``pinned_clock`` below) to show nothing depends on the system clock.
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ def body(**overrides: Any) -> dict[str, Any]:
     return request
 
 
-def real_clock() -> FakeClock:
-    """A pinned clock at the real time: pyHanko reads the system clock when it signs."""
-    return FakeClock(datetime.now(UTC).replace(microsecond=0))
+def pinned_clock() -> FakeClock:
+    """A clock pinned at a whole second far from the real time: sealing, time-stamps, PDF signing times,
+    audit and licence dates all follow the service clock, so nothing here may depend on the system clock."""
+    return FakeClock(datetime(2026, 3, 2, 1, 2, 3, tzinfo=UTC))

@@ -2,7 +2,8 @@
 negotiation on the public status URL, the verdict for each status, no personal data, escaping, headers and
 the 404 / 400 pages. Machine clients keep the signed JSON answer.
 
-The clock stands near the real time, as in tests/test_license_issuance.py: pyHanko reads the system clock.
+The clock is pinned far from the real time (tests/licences.py ``pinned_clock``): everything, PDF signing
+times included, follows the service clock.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tests.licences import (
     OPERATIONS,
     OPERATIONS_FIELDS,
     Issuer,
-    real_clock,
+    pinned_clock,
 )
 from tests.test_license_issuance import open_answer
 from trustsvc.license.identifier import parse
@@ -38,8 +39,8 @@ CHINA = timezone(timedelta(hours=8))
 
 @pytest.fixture
 def clock() -> FakeClock:
-    """A pinned clock at the real time (see the module docstring)."""
-    return real_clock()
+    """A pinned clock far from the real time (see the module docstring)."""
+    return pinned_clock()
 
 
 def path(identifier: str) -> str:

@@ -2,7 +2,8 @@
 PDF and OFD with the issuing organisation's seal, one stored row, idempotency on (system, case id), field
 errors naming the field, revocation (注销/吊销) and the signed, cacheable public status.
 
-The clock stands near the real time, as in tests/test_sealing_service.py: pyHanko reads the system clock.
+The clock is pinned far from the real time (tests/licences.py ``pinned_clock``): everything, PDF signing
+times included, follows the service clock.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tests.licences import (
     Issuer,
     api_key,
     body,
+    pinned_clock,
 )
 from trustsvc.audit import AuditRecord
 from trustsvc.ca.models import ServiceRole
@@ -43,8 +45,8 @@ from trustsvc.license.models import Licence, LicenceCounter, LicenceState
 
 @pytest.fixture
 def clock() -> FakeClock:
-    """A pinned clock at the real time (see the module docstring)."""
-    return FakeClock(datetime.now(UTC).replace(microsecond=0))
+    """A pinned clock far from the real time (see the module docstring)."""
+    return pinned_clock()
 
 
 def open_answer(answer: bytes) -> tuple[dict[str, Any], x509.Certificate]:

@@ -2,7 +2,8 @@
 the next version, the holder's capability download links, and the JSON-lines export for the national
 catalogue.
 
-The clock stands near the real time, as in tests/test_license_issuance.py: pyHanko reads the system clock.
+The clock is pinned far from the real time (tests/licences.py ``pinned_clock``): everything, PDF signing
+times included, follows the service clock.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from tests.licences import (
     Issuer,
     api_key,
     body,
-    real_clock,
+    pinned_clock,
 )
 from trustsvc.audit import AuditRecord
 from trustsvc.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
@@ -59,8 +60,8 @@ CHANGED = {**FIELDS, "legal_representative": "王五"}
 
 @pytest.fixture
 def clock() -> FakeClock:
-    """A pinned clock at the real time (see the module docstring)."""
-    return real_clock()
+    """A pinned clock far from the real time (see the module docstring)."""
+    return pinned_clock()
 
 
 def change(

@@ -2,8 +2,8 @@
 
 An added type is checked as a shipped file is (a wrong key is named), stored with its canonical JSON, SM3
 and an audit record, usable for issuance at once by every process on the database (rendered with its own
-template and sealed), and never shadows a shipped or already added code. The clock stands near the real
-time, as in tests/test_license_issuance.py: pyHanko reads the system clock when it seals.
+template and sealed), and never shadows a shipped or already added code. The clock is pinned
+far from the real time (tests/licences.py ``pinned_clock``): sealing follows the service clock.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import re
 import subprocess
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from tests.conftest import CliRun, FakeClock
-from tests.licences import BUSINESS, FIELDS, HOLDER, Issuer, api_key, body
+from tests.licences import BUSINESS, FIELDS, HOLDER, Issuer, api_key, body, pinned_clock
 from tests.tools import require_tool
 from trustsvc.audit import AuditRecord
 from trustsvc.config import Settings
@@ -41,8 +40,8 @@ NEW_NAME = "湖南省示范经营许可证"
 
 @pytest.fixture
 def clock() -> FakeClock:
-    """A pinned clock at the real time (see the module docstring)."""
-    return FakeClock(datetime.now(UTC).replace(microsecond=0))
+    """A pinned clock far from the real time (see the module docstring)."""
+    return pinned_clock()
 
 
 def new_type(code: str = NEW, name: str = NEW_NAME) -> dict[str, Any]:

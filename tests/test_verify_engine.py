@@ -2,7 +2,8 @@
 matrix (content, Signature.xml, swapped seal, expired seal, signer not listed, empty SM2 ID, revocation and
 seal suspension before/after signing) → the verdicts of GB/T 38540 §7.3 in ETSI vocabulary.
 
-The clock stands near the real time, as in tests/test_sealing_service.py: pyHanko reads the system clock.
+The clock is pinned far from the real time (tests/licences.py ``pinned_clock``): everything, PDF signing
+times included, follows the service clock.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import json
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from asn1crypto import x509
 
 from tests.conftest import FakeClock
+from tests.licences import pinned_clock
 from tests.pki import csr_from_signer
 from tests.test_ofd_signing import document
 from tests.test_pdf_sealing import make_pdf
@@ -38,7 +40,8 @@ BOX = SealPlacement.box(1, 20, 30)
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock(datetime.now(UTC).replace(microsecond=0))
+    """A pinned clock far from the real time (see the module docstring)."""
+    return pinned_clock()
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ sub-indication; another province's licence is checked through its trust list's l
 (served in process by A's Flask test client), and TRY_LATER when A is down. The identifier counts only where
 the signature covers it.
 
-The clock stands near the real time, as in tests/test_license_issuance.py: pyHanko reads the system clock.
+The clock is pinned far from the real time (tests/licences.py ``pinned_clock``): everything, PDF signing
+times included, follows the service clock.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import tracemalloc
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +39,7 @@ from tests.licences import (
     OPERATIONS_FIELDS,
     Issuer,
     api_key,
+    pinned_clock,
 )
 from tests.test_pdf_sealing import make_pdf
 from tests.test_trustlist import ACTOR, make_pki
@@ -61,8 +63,8 @@ from trustsvc.verify.truststore import AnchorSource, Entry, EntryKind, ListStatu
 
 @pytest.fixture
 def clock() -> FakeClock:
-    """A pinned clock at the real time (see the module docstring)."""
-    return FakeClock(datetime.now(UTC).replace(microsecond=0))
+    """A pinned clock far from the real time (see the module docstring)."""
+    return pinned_clock()
 
 
 def files(record: LicenceRecord) -> dict[str, bytes]:
