@@ -6,6 +6,7 @@ the HTTP path (actor ``cli:<user>``) and refuse what the HTTP API refuses, with 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from tests.conftest import CliRun, FakeClock
-from tests.licences import real_clock
 from tests.pki import csr_from_signer, sm2_signer
 from trustsvc.audit import AuditRecord
 from trustsvc.auth import create_api_key
@@ -32,7 +32,7 @@ ORG_NAME = "北京市某某科技有限公司"
 @pytest.fixture
 def clock() -> FakeClock:
     """The service fixture's clock at the real time: the command line runs on the system clock."""
-    return real_clock()
+    return FakeClock(datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture
