@@ -1915,13 +1915,12 @@ def verify_command(
     from pathlib import Path
 
     from trustsvc.errors import ConfigurationError
-    from trustsvc.verify.engine import VerificationEngine
+    from trustsvc.verify.engine import VerificationEngine, quiet_validation_logs
     from trustsvc.verify.truststore import TrustStore, load_certificates
 
     # pyHanko logs what it could not validate (e.g. a time-stamp of an untrusted TSA) with a traceback; the
     # report already says so, as a warning or a check: keep the library's tracebacks off the terminal.
-    for library in ("pyhanko", "pyhanko_certvalidator"):
-        logging.getLogger(library).setLevel(logging.CRITICAL)
+    quiet_validation_logs()
 
     try:
         data = Path(file).read_bytes()

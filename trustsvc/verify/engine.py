@@ -13,8 +13,10 @@ pipeline of small checks (STYLE.md §2), each a function returning a :class:`Che
 * ``signer_revocation`` — every certificate of the path below the anchor: ours from our database, others'
   by OCSP then CRL. Revoked at or before the signing time: INVALID REVOKED. Revoked after: VALID with a
   warning when a time-stamp proves the signing time or in lenient mode, else INDETERMINATE REVOKED_NO_POE
-  (decision, :class:`VerificationPolicy`). On hold: INDETERMINATE TRY_LATER. Unreachable: INDETERMINATE
-  TRY_LATER.
+  (decision, :class:`VerificationPolicy`). On hold: INDETERMINATE TRY_LATER. Unreachable: the revocation data
+  the document carries (B-LT: DSS, adbe-revocationInfoArchival), verified like fetched answers, when a
+  time-stamp proves the signing time and it was current then or issued later (docs/VERIFY-REPORT.md); else
+  INDETERMINATE TRY_LATER.
 * ``seal_signature`` — the maker's signature over the seal info (§6.3 step 2): INVALID SIG_CRYPTO_FAILURE.
 * ``seal_maker_chain`` — the maker certificate is, or chains to, a ``seal-maker`` anchor (§6.3 step 3):
   INDETERMINATE NO_CERTIFICATE_CHAIN_FOUND.
@@ -27,8 +29,10 @@ pipeline of small checks (STYLE.md §2), each a function returning a :class:`Che
   VALID with a warning; unreachable: INDETERMINATE TRY_LATER; no status service known: skipped with a
   warning (strict mode or ``require_seal_status``: INDETERMINATE TRY_LATER).
 * ``timestamp`` — token signature and TSA chain to a ``tsa`` (or ``signer-ca``) anchor (§7.3 h); its time
-  then replaces the claimed signing time. A token that cannot be used is ignored with a warning (EN 319
-  102-1: an unusable time-stamp proves nothing, and fails nothing).
+  then replaces the claimed signing time. The TSA certificate's status is asked as the signer's: revoked at
+  or before the token's time makes the token unusable; after is noted; unknown keeps the token with a
+  warning (strict: ``tsa_revocation`` INDETERMINATE TRY_LATER). A token that cannot be used is ignored with a
+  warning (EN 319 102-1: an unusable time-stamp proves nothing, and fails nothing).
 * extension point — :attr:`VerificationPolicy.extra_checks`: callables ``(SignatureContext, signing_time) ->
   CheckResult | None``. The context carries what the signature covers (``pdf_signature`` /
   ``ofd_signature``) and a :class:`CheckEnvironment` (this verification's trust store, time, mode, document
@@ -49,14 +53,16 @@ import asyncio
 import hashlib
 import io
 import itertools
+import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from asn1crypto import cms, tsp, x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 from pyhanko_certvalidator import CertificateValidator
 from pyhanko_certvalidator.errors import (
@@ -70,6 +76,8 @@ from pyhanko_certvalidator.errors import (
 
 from trustsvc import errors
 from trustsvc.errors import MalformedInput, PayloadTooLarge, UnsupportedMediaType
+from trustsvc.keys.algorithms import signature_algorithm_of
+from trustsvc.keys.signer import verify as verify_signature
 from trustsvc.keys.sm3 import sm3
 from trustsvc.ofd.verification import OfdSignatureCheck, check_ofd_signatures
 from trustsvc.pdf.signer import seal_from_signer_info
@@ -87,6 +95,7 @@ from trustsvc.verify.result import (
 )
 from trustsvc.verify.status import (
     CertificateStatusAnswer,
+    EmbeddedRevocation,
     Fetcher,
     HttpFetcher,
     RemoteStatusResolver,
@@ -105,9 +114,11 @@ __all__ = [
     "VerificationEngine",
     "VerificationPolicy",
     "detect_document_format",
+    "quiet_validation_logs",
 ]
 
 _PDF_WINDOW: Final = 1024
+_NOTHING_EMBEDDED: Final = EmbeddedRevocation()
 _ZIP_MAGIC: Final = (b"PK\x03\x04", b"PK\x05\x06")
 
 #: How each check of :func:`check_ofd_signatures` fails a signature.
@@ -128,6 +139,24 @@ _OFD_FAILURES: Final[dict[str, SubIndication]] = {
 _OFD_INDETERMINATE: Final[dict[str, SubIndication]] = {
     "signer_certificate": SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
 }
+
+
+#: pyHanko's validation loggers: they log what they could not validate (an untrusted TSA or chain, a broken
+#: CMS) with a traceback, which the report already says as a check or a warning.
+VALIDATION_LOGGERS: Final = ("pyhanko.sign.validation", "pyhanko_certvalidator")
+
+
+def quiet_validation_logs() -> None:
+    """Keep pyHanko's validation complaints (and their tracebacks) out of the log; idempotent.
+
+    Called wherever an engine is built (the app's verifier, the CLI), so a relying party's garbage or
+    untrusted documents do not fill a server log with tracebacks; the service's own line per verification
+    stays. A logger an operator configured (a level set before) is left as configured.
+    """
+    for name in VALIDATION_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.CRITICAL)
 
 
 def detect_document_format(data: bytes) -> str:
@@ -161,6 +190,7 @@ class SignatureContext:
     warnings: tuple[str, ...] = ()
     pdf_signature: EmbeddedPdfSignature | None = None  # PDF: pyHanko's view (its signed revision)
     ofd_signature: OfdSignatureCheck | None = None  # OFD: the checks, References included
+    revocation_data: EmbeddedRevocation = field(default_factory=EmbeddedRevocation)  # B-LT OCSP/CRLs
     environment: CheckEnvironment | None = None  # set for the extra checks
 
 
@@ -268,6 +298,7 @@ class VerificationEngine:
         *,
         max_size: int | None = None,
     ) -> None:
+        quiet_validation_logs()
         self._trust_store = trust_store
         self._local = status_resolver
         self._clock = clock
@@ -436,9 +467,12 @@ class _Run:
             signatures = list(reader.embedded_signatures)
         except Exception as exc:  # pyHanko raises many types for broken files
             raise MalformedInput(f"the PDF cannot be read: {type(exc).__name__}") from None
-        return [self._pdf_signature(i, sig) for i, sig in enumerate(signatures)]
+        dss = _dss_revocation(reader)
+        return [self._pdf_signature(i, sig, dss) for i, sig in enumerate(signatures)]
 
-    def _pdf_signature(self, index: int, sig: EmbeddedPdfSignature) -> SignatureResult:
+    def _pdf_signature(
+        self, index: int, sig: EmbeddedPdfSignature, dss: EmbeddedRevocation
+    ) -> SignatureResult:
         checks: list[CheckResult] = []
         warnings: list[str] = []
         context_no_trust = sm2_validation_context(trust_roots=[], revocation_mode="none")
@@ -538,6 +572,7 @@ class _Run:
             location=sig.field_name,
             warnings=tuple(warnings),
             pdf_signature=sig,
+            revocation_data=_archival_revocation(sig, dss),
         )
         return self.finish(context, checks, seal_checked={"seal_signature", "signer_listed"})
 
@@ -547,7 +582,13 @@ class _Run:
         self, ctx: SignatureContext, checks: list[CheckResult], *, seal_checked: set[str]
     ) -> SignatureResult:
         warnings = list(ctx.warnings)
-        tst_check, tst_time = self.timestamp(ctx)
+        tst_check, tst_time, tsa_path = self.timestamp(ctx)
+        if tst_check is not None and tst_time is not None and tsa_path:
+            tst_check, tst_time, tsa_unknown = self.tsa_revocation(
+                tst_check, tst_time, tsa_path, ctx.revocation_data, warnings
+            )
+            if tsa_unknown is not None:
+                checks.append(tsa_unknown)
         if tst_check is not None:
             if tst_check.status is not CheckStatus.PASSED:
                 # EN 319 102-1: a time-stamp that cannot be used proves nothing, and fails nothing either
@@ -570,7 +611,7 @@ class _Run:
             chain, path = self.signer_chain(ctx, signing_time)
             checks.append(chain)
             if path is not None:
-                checks.append(self.revocation(path, signing_time, proven, warnings))
+                checks.append(self.revocation(path, signing_time, proven, warnings, ctx.revocation_data))
                 if not proven and ctx.signer_cert.not_valid_after < self.now:
                     text = "the signer certificate has expired and no time-stamp proves the signing time"
                     if self.lenient:
@@ -718,7 +759,12 @@ class _Run:
         ), certs
 
     def revocation(
-        self, path: list[x509.Certificate], signing_time: datetime | None, proven: bool, warnings: list[str]
+        self,
+        path: list[x509.Certificate],
+        signing_time: datetime | None,
+        proven: bool,
+        warnings: list[str],
+        embedded: EmbeddedRevocation = _NOTHING_EMBEDDED,
     ) -> CheckResult:
         name = "signer_revocation"
         if len(path) < 2:
@@ -726,10 +772,11 @@ class _Run:
         answers: list[str] = []
         for issuer, certificate in itertools.pairwise(path):
             try:
-                answer = self._certificate_status(certificate, issuer)
+                answer = self._certificate_status(
+                    certificate, issuer, embedded, signing_time if proven else None, warnings
+                )
             except StatusUnavailable as exc:
                 return CheckResult.indeterminate(name, SubIndication.TRY_LATER, exc.detail)
-            self.sources.add(answer.source.split(":", 1)[0])
             subject = certificate.subject.human_friendly
             if answer.state == "good":
                 answers.append(f"{subject}: good ({answer.source})")
@@ -757,17 +804,51 @@ class _Run:
         return CheckResult.passed(name, "; ".join(answers))
 
     def _certificate_status(
-        self, certificate: x509.Certificate, issuer: x509.Certificate
+        self,
+        certificate: x509.Certificate,
+        issuer: x509.Certificate,
+        embedded: EmbeddedRevocation = _NOTHING_EMBEDDED,
+        proven_time: datetime | None = None,
+        warnings: list[str] | None = None,
     ) -> CertificateStatusAnswer:
+        """Ours from the database; others' live (OCSP, then CRL); when the issuer cannot be asked, from the
+        revocation data the document carries, if ``proven_time`` (a time-stamped signing time) is known.
+
+        Live first because it can show a revocation recorded after the document was made but dated before
+        its signing time (key compromise found later); the embedded data only says what the issuer knew
+        then. See docs/VERIFY-REPORT.md, "Revocation data the document carries".
+        """
         local = self.engine._local
         if local is not None:
             answer = local.certificate_status(certificate, issuer)
             if answer is not None:
+                self.sources.add(answer.source.split(":", 1)[0])
                 return answer
         endpoints = self.store.endpoints_for(certificate)
-        return self.engine._remote.certificate_status(
-            certificate, issuer, ocsp_urls=endpoints.ocsp, crl_urls=endpoints.crl
-        )
+        remote = self.engine._remote
+        try:
+            answer = remote.certificate_status(
+                certificate, issuer, ocsp_urls=endpoints.ocsp, crl_urls=endpoints.crl
+            )
+        except StatusUnavailable as live:
+            if not embedded:
+                raise
+            if proven_time is None:
+                raise StatusUnavailable(
+                    f"{live.detail}; the revocation data the document carries is not used: "
+                    "no time-stamp proves the signing time"
+                ) from None
+            try:
+                answer = remote.embedded_certificate_status(certificate, issuer, embedded, proven_time)
+            except StatusUnavailable as carried:
+                raise StatusUnavailable(f"{live.detail}; {carried.detail}") from None
+            if warnings is not None:
+                warnings.append(
+                    f"{certificate.subject.human_friendly}: the issuer's status service cannot be asked "
+                    f"({live.detail[:200]}); the revocation data embedded in the document was used"
+                )
+        self.sources.add(answer.source.split(":", 1)[0])
+        return answer
 
     def seal_maker_chain(self, seal: ses.Seal, moment: datetime | None) -> CheckResult:
         name = "seal_maker_chain"
@@ -857,9 +938,13 @@ class _Run:
         result, _ = self._chain("status_signer", signer, self._anchors(Purpose.SIGNER_CA), others, None)
         return result.status is CheckStatus.PASSED
 
-    def timestamp(self, ctx: SignatureContext) -> tuple[CheckResult | None, datetime | None]:
+    def timestamp(
+        self, ctx: SignatureContext
+    ) -> tuple[CheckResult | None, datetime | None, list[x509.Certificate]]:
+        """Return the token's check, its time when usable, and the TSA's path (anchor first) to check its
+        revocation (:meth:`tsa_revocation`)."""
         if ctx.timestamp_token is None:
-            return None, None
+            return None, None, []
         name = "timestamp"
         try:
             info = cms.ContentInfo.load(ctx.timestamp_token)
@@ -870,29 +955,159 @@ class _Run:
             gen_time = tst_info["gen_time"].native
             certs = [c.chosen for c in signed_data["certificates"] or [] if c.name == "certificate"]
         except (ValueError, TypeError, KeyError, AssertionError, AttributeError) as exc:
-            return CheckResult.indeterminate(
-                name, SubIndication.FORMAT_FAILURE, f"unreadable token: {exc}"
-            ), None
+            return (
+                CheckResult.indeterminate(name, SubIndication.FORMAT_FAILURE, f"unreadable token: {exc}"),
+                None,
+                [],
+            )
         anchors = self._anchors(Purpose.TSA) + self._anchors(Purpose.SIGNER_CA)
         context = sm2_validation_context(trust_roots=anchors, other_certs=certs, revocation_mode="none")
         try:
             status = asyncio.run(validate_tst_signed_data(signed_data, context, lambda _alg: imprint))
         except Exception as exc:
-            return CheckResult.indeterminate(
-                name, SubIndication.GENERIC, f"{type(exc).__name__}: {str(exc)[:200]}"
-            ), None
+            return (
+                CheckResult.indeterminate(
+                    name, SubIndication.GENERIC, f"{type(exc).__name__}: {str(exc)[:200]}"
+                ),
+                None,
+                [],
+            )
         if not (status.get("intact") and status.get("valid")):
-            return CheckResult.indeterminate(
-                name, SubIndication.SIG_CRYPTO_FAILURE, "the token's signature does not verify"
-            ), None
+            return (
+                CheckResult.indeterminate(
+                    name, SubIndication.SIG_CRYPTO_FAILURE, "the token's signature does not verify"
+                ),
+                None,
+                [],
+            )
         if status.get("trust_problem_indic") is not None:
-            return CheckResult.indeterminate(
-                name, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, "the TSA does not chain to a tsa anchor"
-            ), None
-        return CheckResult.passed(name, f"time-stamped at {_iso(gen_time)}"), gen_time
+            return (
+                CheckResult.indeterminate(
+                    name, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, "the TSA does not chain to a tsa anchor"
+                ),
+                None,
+                [],
+            )
+        path = status.get("validation_path")
+        tsa_path = [c for c in path if isinstance(c, x509.Certificate)] if path is not None else []
+        if len(tsa_path) == 1:
+            # the TSA certificate is itself an anchor (a trust list names it): its status is still its
+            # issuer's to tell, when the issuer is known
+            issuer = _issuer_among(tsa_path[0], anchors + certs)
+            tsa_path = [issuer, tsa_path[0]] if issuer is not None else tsa_path
+        return CheckResult.passed(name, f"time-stamped at {_iso(gen_time)}"), gen_time, tsa_path
+
+    def tsa_revocation(
+        self,
+        check: CheckResult,
+        gen_time: datetime,
+        path: list[x509.Certificate],
+        embedded: EmbeddedRevocation,
+        warnings: list[str],
+    ) -> tuple[CheckResult, datetime | None, CheckResult | None]:
+        """Return the time-stamp check, its time and a ``tsa_revocation`` check once the status of every
+        certificate of the TSA's path below the anchor is known (same sources as the signer's).
+
+        Revoked or on hold at or before the token's time: the token proves nothing (an indeterminate check,
+        which the caller ignores with a warning: the claimed time stands). Revoked after: fine, said in the
+        detail. Unknown / unreachable: the token is kept with a warning — its signature and chain hold, and
+        dropping a proven time over a network failure would turn a good document INDETERMINATE elsewhere;
+        strict mode makes it INDETERMINATE TRY_LATER (as a seal status that cannot be had).
+        """
+        notes: list[str] = []
+        for issuer, certificate in itertools.pairwise(path):
+            subject = certificate.subject.human_friendly
+            try:
+                answer = self._certificate_status(certificate, issuer, embedded, gen_time, warnings)
+            except StatusUnavailable as exc:
+                text = f"the TSA certificate's status cannot be checked: {exc.detail}"
+                if not self.lenient:
+                    return (
+                        check,
+                        gen_time,
+                        CheckResult.indeterminate("tsa_revocation", SubIndication.TRY_LATER, text),
+                    )
+                warnings.append(f"{text}; the time-stamp is used all the same")
+                notes.append(f"{subject}: status unknown")
+                continue
+            if answer.state == "unknown":
+                text = f"the TSA certificate {subject} is unknown to its issuer ({answer.source})"
+                if not self.lenient:
+                    return (
+                        check,
+                        gen_time,
+                        CheckResult.indeterminate("tsa_revocation", SubIndication.TRY_LATER, text),
+                    )
+                warnings.append(f"{text}; the time-stamp is used all the same")
+                notes.append(f"{subject}: unknown")
+                continue
+            if answer.state == "good":
+                notes.append(f"{subject}: good ({answer.source})")
+                continue
+            what = "on hold" if answer.state == "hold" else "revoked"
+            when = answer.revoked_at
+            if when is None or when <= gen_time:
+                detail = (
+                    f"the TSA certificate {subject} was {what} at {_iso(when)}, "
+                    f"before the token's time {_iso(gen_time)} ({answer.source})"
+                )
+                return CheckResult.indeterminate(check.name, SubIndication.REVOKED, detail), None, None
+            notes.append(f"{subject}: {what} at {_iso(when)}, after the token's time ({answer.source})")
+        detail = check.detail + (f"; TSA status: {'; '.join(notes)}" if notes else "")
+        return replace(check, detail=detail), gen_time, None
 
 
 # --- small helpers --------------------------------------------------------------------------------------
+
+
+def _issuer_among(
+    certificate: x509.Certificate, candidates: Iterable[x509.Certificate]
+) -> x509.Certificate | None:
+    """Return the candidate that issued ``certificate`` (name, key identifier and signature); None if none."""
+    if certificate.self_signed != "no":
+        return None
+    for candidate in candidates:
+        if candidate.subject.dump() != certificate.issuer.dump():
+            continue
+        if certificate.authority_key_identifier not in (None, candidate.key_identifier):
+            continue
+        try:
+            verify_signature(
+                candidate.public_key,
+                signature_algorithm_of(certificate["signature_algorithm"]),
+                certificate["tbs_certificate"].dump(),
+                certificate["signature_value"].native,
+            )
+        except errors.TrustsvcError:
+            continue
+        return candidate
+    return None
+
+
+def _archival_revocation(sig: EmbeddedPdfSignature, dss: EmbeddedRevocation) -> EmbeddedRevocation:
+    """Return the document's DSS data plus the signature's signed adbe-revocationInfoArchival attribute."""
+    ocsps, crls = list(dss.ocsps), list(dss.crls)
+    try:
+        for attr in sig.signer_info["signed_attrs"] or []:
+            if attr["type"].native != "adobe_revocation_info_archival":
+                continue
+            for archival in attr["values"]:
+                ocsps.extend(item.dump() for item in archival["ocsp"] or [])
+                crls.extend(item.dump() for item in archival["crl"] or [])
+    except (ValueError, TypeError, KeyError):
+        pass  # unreadable: nothing embedded (the status is then fetched, or TRY_LATER)
+    return EmbeddedRevocation(tuple(ocsps), tuple(crls))
+
+
+def _dss_revocation(reader: PdfFileReader) -> EmbeddedRevocation:
+    """Return the OCSP responses and CRLs of the PDF's Document Security Store (none if it has none)."""
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+        ocsps = tuple(ref.get_object().data for ref in dss.ocsps)
+        crls = tuple(ref.get_object().data for ref in dss.crls)
+    except Exception:  # no DSS, or one pyHanko cannot read: nothing embedded
+        return EmbeddedRevocation()
+    return EmbeddedRevocation(ocsps, crls)
 
 
 def _load(der: bytes | None) -> x509.Certificate | None:

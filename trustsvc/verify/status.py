@@ -11,6 +11,9 @@
   :class:`StatusUnavailable`, which the engine reports as INDETERMINATE / TRY_LATER — never a crash.
   A fetcher raises its subclass :class:`AnswerNotFound` for an HTTP 404/410: a status service that does not
   know what it was asked about (the licence check reports it as "not issued").
+  :meth:`RemoteStatusResolver.embedded_certificate_status` reads the OCSP responses and CRLs a document
+  carries (:class:`EmbeddedRevocation`) with the same checkers (:func:`_read_ocsp`, :func:`_read_crl`); only
+  the freshness rule differs (current at the signing time, not now).
 
 :class:`HttpFetcher` is the one place that touches the network: http/https only, a timeout, a size limit.
 Tests and the two-province test pass their own fetcher.
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AnswerNotFound",
     "CertificateStatusAnswer",
+    "EmbeddedRevocation",
     "Fetcher",
     "HttpFetcher",
     "LocalStatusResolver",
@@ -96,6 +100,18 @@ class SealStatusAnswer:
         if digest == self.seal_sm3:
             return True
         return any(digest == old and at < superseded_at for old, superseded_at in self.superseded)
+
+
+@dataclass(frozen=True)
+class EmbeddedRevocation:
+    """The OCSP responses and CRLs (DER) a document carries for its signatures (PDF: the DSS and the
+    adbe-revocationInfoArchival attribute of B-LT seals)."""
+
+    ocsps: tuple[bytes, ...] = ()
+    crls: tuple[bytes, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.ocsps or self.crls)
 
 
 class StatusResolver(Protocol):
@@ -333,87 +349,95 @@ class RemoteStatusResolver:
         )
         request = ocsp.OCSPRequest({"tbs_request": {"request_list": [{"req_cert": cert_id}]}})
         data = self._fetch(url, request.dump(), "application/ocsp-request")
-        try:
-            response = ocsp.OCSPResponse.load(data)
-            if response["response_status"].native != "successful":
-                raise StatusUnavailable(f"{url}: OCSP status {response['response_status'].native}")
-            basic = response["response_bytes"]["response"].parsed
-            tbs = basic["tbs_response_data"]
-            signer = _ocsp_signer(basic, issuer)
-            verify_signature(
-                signer.public_key,
-                signature_algorithm_of(basic["signature_algorithm"]),
-                tbs.dump(),
-                basic["signature"].native,
-            )
-            now = self._clock()
-            for single in tbs["responses"]:
-                sid = single["cert_id"]
-                if (
-                    sid["serial_number"].native != certificate.serial_number
-                    or sid["issuer_name_hash"].native != cert_id["issuer_name_hash"].native
-                ):
-                    continue
-                this_update = single["this_update"].native
-                next_update = single["next_update"].native
-                if this_update > now + _CLOCK_SKEW or (
-                    next_update is not None and next_update < now - _CLOCK_SKEW
-                ):
-                    raise StatusUnavailable(f"{url}: the OCSP answer is not current")
-                status = single["cert_status"]
-                if status.name == "good":
-                    return CertificateStatusAnswer("good", f"ocsp:{url}"), next_update
-                if status.name == "revoked":
-                    info = status.chosen
-                    reason = info["revocation_reason"].native
-                    state: CertState = "hold" if reason == "certificate_hold" else "revoked"
-                    return (
-                        CertificateStatusAnswer(state, f"ocsp:{url}", info["revocation_time"].native, reason),
-                        next_update,
-                    )
-                return CertificateStatusAnswer("unknown", f"ocsp:{url}"), next_update
-        except StatusUnavailable:
-            raise
-        except TrustsvcError as exc:
-            raise StatusUnavailable(f"{url}: {exc.detail}") from None
-        except (ValueError, TypeError, KeyError, AttributeError, IndexError):
-            raise StatusUnavailable(f"{url}: not an OCSP response") from None
-        raise StatusUnavailable(f"{url}: the OCSP answer does not name the certificate")
+        answer, this_update, next_update = _read_ocsp(data, f"ocsp:{url}", certificate, issuer)
+        now = self._clock()
+        if this_update > now + _CLOCK_SKEW or (next_update is not None and next_update < now - _CLOCK_SKEW):
+            raise StatusUnavailable(f"{url}: the OCSP answer is not current")
+        return answer, next_update
 
     def _fetch_crl(
         self, url: str, issuer: x509.Certificate
     ) -> tuple[dict[int, tuple[datetime, str | None]], datetime | None]:
-        data = self._fetch(url)
-        try:
-            if pem.detect(data):
-                _, _, data = pem.unarmor(data)
-            parsed = crl.CertificateList.load(data)
-            tbs = parsed["tbs_cert_list"]
-            if tbs["issuer"].dump() != issuer.subject.dump():
-                raise StatusUnavailable(f"{url}: the CRL is not the issuer's")
-            verify_signature(
-                issuer.public_key,
-                signature_algorithm_of(parsed["signature_algorithm"]),
-                tbs.dump(),
-                parsed["signature"].native,
-            )
-            next_update = tbs["next_update"].native
-            if next_update is not None and next_update < self._clock() - _CLOCK_SKEW:
-                raise StatusUnavailable(f"{url}: the CRL is past its nextUpdate")
-            revoked: dict[int, tuple[datetime, str | None]] = {}
-            for item in tbs["revoked_certificates"]:
-                reason = None
-                for ext in item["crl_entry_extensions"]:
-                    if ext["extn_id"].native == "crl_reason":
-                        reason = ext["extn_value"].native
-                revoked[item["user_certificate"].native] = (item["revocation_date"].native, reason)
-        except StatusUnavailable:
-            raise
-        except TrustsvcError as exc:
-            raise StatusUnavailable(f"{url}: {exc.detail}") from None
-        except (ValueError, TypeError, KeyError, AttributeError, IndexError):
-            raise StatusUnavailable(f"{url}: not a CRL") from None
+        revoked, _, next_update = _read_crl(self._fetch(url), url, issuer)
+        if next_update is not None and next_update < self._clock() - _CLOCK_SKEW:
+            raise StatusUnavailable(f"{url}: the CRL is past its nextUpdate")
         return revoked, next_update
+
+    # --- revocation data a document carries ---------------------------------------------------------
+
+    def embedded_certificate_status(
+        self,
+        certificate: x509.Certificate,
+        issuer: x509.Certificate,
+        embedded: EmbeddedRevocation,
+        at: datetime,
+    ) -> CertificateStatusAnswer:
+        """Return the status of ``certificate`` at ``at`` from the OCSP responses and CRLs a document carries.
+
+        Each is verified as a fetched one is (:func:`_read_ocsp` / :func:`_read_crl`: the issuer's or its
+        delegated responder's signature, the CertID); it counts when it was current at ``at`` or issued later
+        (its nextUpdate, else its thisUpdate, not before ``at``) and is not from the future. A revoked or
+        on-hold answer counts whenever it was issued: it proves the revocation it names. StatusUnavailable
+        when none of them speaks for the certificate.
+        """
+        problems: list[str] = []
+        found: list[CertificateStatusAnswer] = []
+        for index, data in enumerate(embedded.ocsps):
+            label = f"embedded OCSP response {index + 1}"
+            try:
+                answer, this_update, next_update = _read_ocsp(
+                    data, "embedded:ocsp", certificate, issuer, where=label
+                )
+            except StatusUnavailable as exc:
+                if "does not name the certificate" not in exc.detail:
+                    problems.append(exc.detail)
+                continue
+            problem = self._embedded_fresh(answer, this_update, next_update, at)
+            if problem is not None:
+                problems.append(f"{label}: {problem}")
+            elif answer.state != "unknown":
+                found.append(answer)
+        for index, data in enumerate(embedded.crls):
+            label = f"embedded CRL {index + 1}"
+            try:
+                revoked, this_update, next_update = _read_crl(data, label, issuer)
+            except StatusUnavailable as exc:
+                if "is not the issuer's" not in exc.detail:
+                    problems.append(exc.detail)
+                continue
+            entry = revoked.get(certificate.serial_number)
+            if entry is None:
+                answer = CertificateStatusAnswer("good", "embedded:crl")
+            else:
+                state: CertState = "hold" if entry[1] == "certificate_hold" else "revoked"
+                answer = CertificateStatusAnswer(state, "embedded:crl", entry[0], entry[1])
+            problem = self._embedded_fresh(answer, this_update, next_update, at)
+            if problem is not None:
+                problems.append(f"{label}: {problem}")
+            else:
+                found.append(answer)
+        if found:
+            # a proven revocation outweighs a "good" of another answer
+            return min(found, key=lambda a: (a.state == "good", a.revoked_at or at))
+        if not problems:
+            raise StatusUnavailable("the document carries no revocation data for the certificate")
+        raise StatusUnavailable("; ".join(problems))
+
+    def _embedded_fresh(
+        self,
+        answer: CertificateStatusAnswer,
+        this_update: datetime,
+        next_update: datetime | None,
+        at: datetime,
+    ) -> str | None:
+        """Return why embedded ``answer`` does not count for the time ``at`` (None: it counts)."""
+        if this_update > self._clock() + _CLOCK_SKEW:
+            return "issued in the future"
+        if answer.state in ("revoked", "hold"):
+            return None
+        if (next_update or this_update) < at - _CLOCK_SKEW:
+            return f"issued at {_iso(this_update)}, no longer current at the signing time {_iso(at)}"
+        return None
 
     # --- seals --------------------------------------------------------------------------------------
 
@@ -508,6 +532,116 @@ class RemoteStatusResolver:
         if not trusted_signer(verified.signer_certificate, verified.certificates):
             raise StatusUnavailable(f"{url}: the status answer is not signed by {signer_name}")
         return verified
+
+
+def _read_ocsp(
+    data: bytes,
+    source: str,
+    certificate: x509.Certificate,
+    issuer: x509.Certificate,
+    *,
+    where: str | None = None,
+) -> tuple[CertificateStatusAnswer, datetime, datetime | None]:
+    """Return (answer, thisUpdate, nextUpdate) of the OCSP response ``data`` about ``certificate``.
+
+    The one OCSP checker: the response must be successful, signed by the issuer or a responder it delegated
+    to (id-kp-OCSPSigning, issued by it), and name the certificate (serial, issuer name and key hash under
+    the CertID's own hash algorithm). Freshness is the caller's: live and embedded answers differ there.
+    """
+    where = where or source.split(":", 1)[1]  # what the errors name: the URL, or the embedded response
+    try:
+        response = ocsp.OCSPResponse.load(data)
+        if response["response_status"].native != "successful":
+            raise StatusUnavailable(f"{where}: OCSP status {response['response_status'].native}")
+        basic = response["response_bytes"]["response"].parsed
+        tbs = basic["tbs_response_data"]
+        signer = _ocsp_signer(basic, issuer)
+        verify_signature(
+            signer.public_key,
+            signature_algorithm_of(basic["signature_algorithm"]),
+            tbs.dump(),
+            basic["signature"].native,
+        )
+        for single in tbs["responses"]:
+            if not _names(single["cert_id"], certificate, issuer):
+                continue
+            this_update = single["this_update"].native
+            next_update = single["next_update"].native
+            status = single["cert_status"]
+            if status.name == "good":
+                return CertificateStatusAnswer("good", source), this_update, next_update
+            if status.name == "revoked":
+                info = status.chosen
+                reason = info["revocation_reason"].native
+                state: CertState = "hold" if reason == "certificate_hold" else "revoked"
+                revoked = CertificateStatusAnswer(state, source, info["revocation_time"].native, reason)
+                return revoked, this_update, next_update
+            return CertificateStatusAnswer("unknown", source), this_update, next_update
+    except StatusUnavailable as exc:
+        if exc.detail.startswith(where):
+            raise
+        raise StatusUnavailable(f"{where}: {exc.detail}") from None
+    except TrustsvcError as exc:
+        raise StatusUnavailable(f"{where}: {exc.detail}") from None
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError):
+        raise StatusUnavailable(f"{where}: not an OCSP response") from None
+    raise StatusUnavailable(f"{where}: the OCSP answer does not name the certificate")
+
+
+def _names(cert_id: ocsp.CertId, certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Return whether ``cert_id`` names ``certificate`` of ``issuer`` (under the CertID's hash algorithm)."""
+    if cert_id["serial_number"].native != certificate.serial_number:
+        return False
+    algorithm = cert_id["hash_algorithm"]["algorithm"].native
+
+    def digest(data: bytes) -> bytes:
+        return sm3(data) if algorithm == "sm3" else hashlib.new(algorithm, data).digest()
+
+    try:
+        return bool(
+            cert_id["issuer_name_hash"].native == digest(issuer.subject.dump())
+            and cert_id["issuer_key_hash"].native == digest(issuer.public_key["public_key"].contents[1:])
+        )
+    except ValueError:  # a hash algorithm hashlib does not know
+        return False
+
+
+def _read_crl(
+    data: bytes, where: str, issuer: x509.Certificate
+) -> tuple[dict[int, tuple[datetime, str | None]], datetime, datetime | None]:
+    """Return (serial -> (revocation date, reason), thisUpdate, nextUpdate) of the CRL ``data`` of ``issuer``,
+    its signature checked against the issuer's key (the one CRL checker; freshness is the caller's)."""
+    try:
+        if pem.detect(data):
+            _, _, data = pem.unarmor(data)
+        parsed = crl.CertificateList.load(data)
+        tbs = parsed["tbs_cert_list"]
+        if tbs["issuer"].dump() != issuer.subject.dump():
+            raise StatusUnavailable(f"{where}: the CRL is not the issuer's")
+        verify_signature(
+            issuer.public_key,
+            signature_algorithm_of(parsed["signature_algorithm"]),
+            tbs.dump(),
+            parsed["signature"].native,
+        )
+        revoked: dict[int, tuple[datetime, str | None]] = {}
+        for item in tbs["revoked_certificates"]:
+            reason = None
+            for ext in item["crl_entry_extensions"]:
+                if ext["extn_id"].native == "crl_reason":
+                    reason = ext["extn_value"].native
+            revoked[item["user_certificate"].native] = (item["revocation_date"].native, reason)
+        return revoked, tbs["this_update"].native, tbs["next_update"].native
+    except StatusUnavailable:
+        raise
+    except TrustsvcError as exc:
+        raise StatusUnavailable(f"{where}: {exc.detail}") from None
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError):
+        raise StatusUnavailable(f"{where}: not a CRL") from None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_time(text: object) -> datetime:
