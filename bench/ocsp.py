@@ -1,12 +1,14 @@
 """OCSP responses per second from ``trustsvc serve`` (gunicorn), against ``openssl ocsp`` in the same sitting.
 
-    .venv/bin/python bench/ocsp.py [--seconds 10] [--rounds 1] [--workers 2] [--database-url URL]
+    .venv/bin/python bench/ocsp.py [--seconds 10] [--rounds 1] [--workers 2] [--threads N]
+        [--database-url URL]
 
 What runs (loopback only, everything stopped at the end):
 
 - a fresh home made with ``trustsvc init --algorithm ecdsa-p256`` in a temporary directory (SQLite there,
   or ``--database-url``), one ECDSA leaf issued by ``ecdsa-issuing``, its responses pre-signed with
-  ``trustsvc ca ocsp-refresh``, served by ``trustsvc serve --workers 2`` (the production server: gunicorn);
+  ``trustsvc ca ocsp-refresh``, served by ``trustsvc serve --workers 2`` (the production server: gunicorn,
+  sync workers; ``--threads N`` passes ``serve --threads N``: gthread workers with keep-alive);
 - ``openssl ocsp -index index.txt -port P -rsigner resp.pem -rkey resp.key -CA issuing.pem -ndays 1
   -multi 2`` answering for the same leaf: two processes, as our two workers, and a nextUpdate as ours.
   Its responder certificate is a second ``ocsp-responder`` certificate issued by the same CA from a CSR for a
@@ -301,6 +303,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, default=2, help="gunicorn workers, and openssl -multi (default 2)"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="trustsvc serve --threads N: gthread workers with keep-alive (default: serve's sync workers)",
+    )
     parser.add_argument("--database-url", help="PostgreSQL URL for our service (default: SQLite in the home)")
     args = parser.parse_args(argv)
     for tool in ("openssl", "wrk"):
@@ -324,8 +331,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  date      {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}")
         print(f"  machine   {platform.node()}: {os.cpu_count()} CPUs, {platform.platform()}")
         print(f"  python    {platform.python_implementation()} {platform.python_version()}")
+        threads = args.threads or 1  # serve's default: sync workers
+        worker = f"gthread, {threads} threads, keep-alive" if threads > 1 else "sync"
         print(
-            f"  ours      trustsvc serve --workers {args.workers} (gunicorn sync), "
+            f"  ours      trustsvc serve --workers {args.workers} --threads {threads} (gunicorn {worker}), "
             f"{'PostgreSQL' if args.database_url else 'SQLite'}, ECDSA P-256 responder, pre-signed"
         )
         print(f"  openssl   {openssl_version}: ocsp -index -multi {args.workers} -ndays 1, ECDSA P-256")
@@ -350,8 +359,12 @@ def main(argv: list[str] | None = None) -> int:
                           log=workdir / "openssl-ocsp.log")  # fmt: skip
 
         best: dict[tuple[str, str], tuple[float, str]] = {}
+        serve_args = [*_trustsvc(), "serve", "--bind", f"127.0.0.1:{setup.ours_port}",
+                      "--workers", str(args.workers)]  # fmt: skip
+        if args.threads is not None:
+            serve_args += ["--threads", str(args.threads)]
         ours_server = server(
-            [*_trustsvc(), "serve", "--bind", f"127.0.0.1:{setup.ours_port}", "--workers", str(args.workers)],
+            serve_args,
             env=setup.env,
             cwd=workdir,
             ready_url=f"{ours_base}/health",

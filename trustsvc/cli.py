@@ -149,14 +149,29 @@ def init(obj: _Context, algorithms: tuple[str, ...]) -> None:
         click.echo(f"trustsvc: warning: {message}", err=True)
 
 
+#: Threads per gunicorn worker: 1 is gunicorn's sync worker (one request per connection); above 1 the
+#: gthread worker, which keeps HTTP/1.1 connections alive. Sync stays the default: on the OCSP bench gthread
+#: measured no faster (docs/PERFORMANCE.md, OCSP), and it would run every route in threads.
+SERVE_THREADS = 1
+#: Seconds an idle kept-alive connection is held open (gunicorn's default).
+SERVE_KEEPALIVE = 2
+
+
 @main.command()
 @click.option("--bind", default="127.0.0.1:8080", show_default=True, help="HOST:PORT to listen on.")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Worker processes.")
 @click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=SERVE_THREADS,
+    show_default=True,
+    help="Threads per worker (gunicorn gthread, HTTP keep-alive); 1 for sync workers.",
+)
+@click.option(
     "--dev", is_flag=True, help="Use the Flask development server (one process, never in production)."
 )
 @pass_ctx
-def serve(obj: _Context, bind: str, workers: int, dev: bool) -> None:
+def serve(obj: _Context, bind: str, workers: int, threads: int, dev: bool) -> None:
     """Serve the HTTP API (gunicorn)."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
@@ -171,7 +186,7 @@ def serve(obj: _Context, bind: str, workers: int, dev: bool) -> None:
         host, _, port = bind.rpartition(":")
         create_app(settings).run(host=host or "127.0.0.1", port=int(port), debug=False)
         return
-    _run_gunicorn(settings, bind=bind, workers=workers)
+    _run_gunicorn(settings, bind=bind, workers=workers, threads=threads)
 
 
 #: gunicorn's default access log format with the path alone (``%(U)s``) for the request line's target
@@ -179,23 +194,26 @@ def serve(obj: _Context, bind: str, workers: int, dev: bool) -> None:
 ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
 
-def _gunicorn_options(*, bind: str, workers: int) -> dict[str, Any]:
+def _gunicorn_options(*, bind: str, workers: int, threads: int = SERVE_THREADS) -> dict[str, Any]:
     """The gunicorn settings ``trustsvc serve`` runs with (a function of its own so a test can read them)."""
     return {
         "bind": [bind],
         "workers": workers,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "threads": threads,
+        "keepalive": SERVE_KEEPALIVE,
         "accesslog": "-",
         "access_log_format": ACCESS_LOG_FORMAT,
         "proc_name": "trustsvc",
     }
 
 
-def _run_gunicorn(settings: Settings, *, bind: str, workers: int) -> None:
+def _run_gunicorn(settings: Settings, *, bind: str, workers: int, threads: int = SERVE_THREADS) -> None:
     from gunicorn.app.base import BaseApplication
 
     from trustsvc.api import create_app
 
-    options = _gunicorn_options(bind=bind, workers=workers)
+    options = _gunicorn_options(bind=bind, workers=workers, threads=threads)
 
     class _App(BaseApplication):
         def load_config(self) -> None:

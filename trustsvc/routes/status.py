@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 
 from flask import Blueprint, Response, request
+from werkzeug.http import http_date, quote_etag
 from werkzeug.routing import BaseConverter
 
 from trustsvc.ca.ocsp import MAX_REQUEST_SIZE as MAX_OCSP_REQUEST_SIZE
@@ -70,25 +71,30 @@ def ocsp_get(encoded: str) -> Response:
 
 
 def _ocsp_response(answer: OcspAnswer, *, conditional: bool) -> Response:
-    response = Response(answer.der, mimetype=OCSP_RESPONSE)
     if answer.status != "successful":
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return _response(answer.der, "no-store")
     if not answer.cacheable or answer.refresh_at is None or answer.next_update is None:
-        response.headers["Cache-Control"] = "no-cache"
-        return response
+        return _response(answer.der, "no-cache")
     now = current_service().clock()
     max_age = max(0, int((answer.refresh_at - now).total_seconds()))
-    response.headers["Cache-Control"] = f"max-age={max_age}, public, no-transform, must-revalidate"
-    response.set_etag(hashlib.sha1(answer.der, usedforsecurity=False).hexdigest())
-    response.last_modified = answer.produced_at
-    response.expires = answer.next_update
-    if conditional and request.if_none_match.contains(response.get_etag()[0] or ""):
-        response.status_code = 304
-        response.set_data(b"")
+    etag = hashlib.sha1(answer.der, usedforsecurity=False).hexdigest()
+    # One header list, handed to the Response: a few µs less than Werkzeug's per-header setters.
+    headers = [
+        ("Cache-Control", f"max-age={max_age}, public, no-transform, must-revalidate"),
+        ("ETag", quote_etag(etag)),
+        ("Last-Modified", http_date(answer.produced_at)),
+        ("Expires", http_date(answer.next_update)),
+    ]
+    if conditional and "HTTP_IF_NONE_MATCH" in request.environ and request.if_none_match.contains(etag):
         # A 304 carries the validators and caching headers of the full answer, not its body.
-        response.headers.pop("Content-Type", None)
-    return response
+        not_modified = Response(status=304, headers=headers)
+        not_modified.headers.pop("Content-Type", None)
+        return not_modified
+    return Response(answer.der, headers=headers, mimetype=OCSP_RESPONSE)
+
+
+def _response(der: bytes, cache_control: str) -> Response:
+    return Response(der, headers=[("Cache-Control", cache_control)], mimetype=OCSP_RESPONSE)
 
 
 # --- time-stamps ---------------------------------------------------------------------------------
