@@ -1145,6 +1145,8 @@ def license_show(obj: _Context, identifier: str, as_json: bool, holder_links: bo
     """
     import json
 
+    from trustsvc.seal.status import iso
+
     licences = obj.service.licences
     record = licences.get(identifier)
     status = licences.status(record.identifier)
@@ -1154,7 +1156,7 @@ def license_show(obj: _Context, identifier: str, as_json: bool, holder_links: bo
     if as_json:
         click.echo(json.dumps(body, ensure_ascii=False, indent=2))
         return
-    state = f"{status.status.value} since {_stamp(status.since)}"
+    state = f"{status.status.value} since {iso(status.since)}"
     if status.revocation_kind is not None:
         state += f" ({status.revocation_kind.value}: {status.reason or '-'})"
     if status.superseded_by:
@@ -1194,9 +1196,11 @@ def license_show(obj: _Context, identifier: str, as_json: bool, holder_links: bo
 @pass_ctx
 def license_revoke(obj: _Context, identifier: str, kind: str, reason: str) -> None:
     """End a licence (注销 or 吊销); final, audited."""
+    from trustsvc.seal.status import iso
+
     record = obj.service.licences.revoke(identifier, reason, kind=kind, actor=cli_actor())
     kind_text = record.revocation_kind.value if record.revocation_kind else kind
-    click.echo(f"{record.identifier}: revoked ({kind_text}) since {_stamp(record.status_changed_at)}")
+    click.echo(f"{record.identifier}: revoked ({kind_text}) since {iso(record.status_changed_at)}")
 
 
 @license_group.command("rotate-holder-token")
@@ -1400,6 +1404,8 @@ def _write_atomically(path: str, data: bytes) -> None:
 
 def _licence_summary(record: Any, status: Any, status_url: str) -> dict[str, Any]:
     """Return what ``license show --json`` prints: the licence's metadata and status, never its files."""
+    from trustsvc.seal.status import iso
+
     body: dict[str, Any] = {
         "identifier": record.identifier,
         "type_code": record.type_code,
@@ -1415,7 +1421,7 @@ def _licence_summary(record: Any, status: Any, status_url: str) -> dict[str, Any
         "matter_code": record.matter_code,
         "version": record.version,
         "status": status.status.value,
-        "since": _stamp(status.since),
+        "since": iso(status.since),
         "issued_on": record.issued_on.isoformat(),
         "valid_from": record.valid_from.isoformat(),
         "valid_to": record.valid_to.isoformat() if record.valid_to is not None else None,
@@ -1433,10 +1439,6 @@ def _licence_summary(record: Any, status: Any, status_url: str) -> dict[str, Any
     if status.superseded_by is not None:
         body["superseded_by"] = status.superseded_by
     return body
-
-
-def _stamp(moment: Any) -> str:
-    return str(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 @main.command("demo")

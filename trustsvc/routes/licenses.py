@@ -34,7 +34,7 @@ answer. An unknown identifier is a 404 problem, a malformed one a 400 naming the
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
@@ -52,6 +52,7 @@ from trustsvc.routes.auth import current_caller, current_service, require_api_ke
 from trustsvc.routes.body import json_object
 from trustsvc.routes.licence_page import error_page_response, page_response, wants_html
 from trustsvc.routes.signed_answers import signed_answer_response
+from trustsvc.seal.status import iso
 
 bp = Blueprint("licenses", __name__)
 
@@ -245,10 +246,6 @@ def _file_response(record: LicenceRecord, fmt: str) -> Response:
     return response
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _day(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -269,7 +266,7 @@ def _licence_json(record: LicenceRecord, *, created: bool | None = None) -> dict
             "code_type": record.holder_code_type,
         },
         "status": record.status.value,
-        "status_changed_at": _iso(record.status_changed_at),
+        "status_changed_at": iso(record.status_changed_at),
         "issued_on": _day(record.issued_on),
         "valid_from": _day(record.valid_from),
         "valid_to": _day(record.valid_to),
